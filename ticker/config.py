@@ -1,0 +1,176 @@
+"""Settings: environment variables plus an optional TOML file, read once at start-up.
+
+Nothing reads the environment after this module has built a ``Settings``; the object is passed
+down explicitly. Precedence: environment > TOML file (``TICKER_CONFIG``) > defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from typing import Literal
+
+import msgspec
+
+DEFAULT_CATEGORIES = [
+    "politics", "economy", "sports", "arts-culture", "health", "miscellaneous", "technology",
+    "environment",
+]
+DEFAULT_REGIONS = [
+    "africa", "asia", "asia-pacific", "europe", "latin-america", "mena", "palestine", "us-canada",
+]
+FEED_ID = re.compile(r"^[a-z0-9-]{1,32}$")
+RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|s|m|h)\s*$")
+_PERIODS = {"second": 1, "s": 1, "minute": 60, "m": 60, "hour": 3600, "h": 3600}
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which setting and why."""
+
+
+class FeedConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    id: str
+    title: str
+    lang: str
+    direction: Literal["ltr", "rtl"] = "ltr"
+    categories: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_CATEGORIES))
+    regions: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_REGIONS))
+
+
+def default_feeds() -> list[FeedConfig]:
+    return [
+        FeedConfig(id="en", title="Breaking news", lang="en", direction="ltr"),
+        FeedConfig(id="ar", title="عاجل", lang="ar", direction="rtl"),
+        FeedConfig(id="es", title="Última hora", lang="es", direction="ltr"),
+    ]
+
+
+class Limits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    text_max: int = 400
+    source_max: int = 120
+    regions_max: int = 8
+    url_max: int = 2048
+    body_max: int = 16 * 1024
+    frame_max: int = 16 * 1024
+    snapshot_size: int = 20
+    latest_max: int = 100
+    ring_size: int = 1000
+    outbox_max_bytes: int = 1024 * 1024
+    subscriptions_per_connection: int = 16
+    ping_idle_seconds: float = 25.0
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    broker_url: str = "memory://"
+    secret: str | None = None
+    allowed_origins: list[str] | None = None
+    history: int = 1000
+    publish_rate: str = "120/minute"
+    redis_prefix: str = "ticker:"
+    drain_seconds: float = 10.0
+    feeds: list[FeedConfig] = msgspec.field(default_factory=default_feeds)
+    limits: Limits = msgspec.field(default_factory=Limits)
+
+    @property
+    def embedded(self) -> bool:
+        return self.broker_url.startswith("memory:")
+
+    def feed(self, feed_id: str) -> FeedConfig | None:
+        for feed in self.feeds:
+            if feed.id == feed_id:
+                return feed
+        return None
+
+    def rate(self) -> tuple[int, float]:
+        """The publish rate as (count, period in seconds)."""
+        return parse_rate(self.publish_rate)
+
+
+def parse_rate(text: str) -> tuple[int, float]:
+    match = RATE.match(text)
+    if not match or int(match.group(1)) < 1:
+        raise ConfigError(f"TICKER_PUBLISH_RATE: {text!r} is not like '120/minute'")
+    return int(match.group(1)), float(_PERIODS[match.group(2)])
+
+
+_ENV = {
+    "HOST": "host",
+    "PORT": "port",
+    "REDIS_URL": "broker_url",
+    "TICKER_SECRET": "secret",
+    "TICKER_ALLOWED_ORIGINS": "allowed_origins",
+    "TICKER_HISTORY": "history",
+    "TICKER_PUBLISH_RATE": "publish_rate",
+    "TICKER_REDIS_PREFIX": "redis_prefix",
+    "TICKER_DRAIN_SECONDS": "drain_seconds",
+}
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build the settings from ``env`` (default: ``os.environ``), the TOML file, and overrides."""
+    env = os.environ if env is None else env
+    raw: dict[str, object] = {}
+    path = env.get("TICKER_CONFIG")
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                raw.update(tomllib.load(fh))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"TICKER_CONFIG={path}: {exc}") from exc
+    for name, key in _ENV.items():
+        value = env.get(name)
+        if value is None or value == "":
+            continue
+        if key == "allowed_origins":
+            raw[key] = [o.strip() for o in value.split(",") if o.strip()]
+        elif key in ("port", "history"):
+            raw[key] = _int(name, value)
+        elif key == "drain_seconds":
+            raw[key] = _float(name, value)
+        else:
+            raw[key] = value
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        settings = msgspec.convert(raw, Settings)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"configuration: {exc}") from exc
+    _check(settings)
+    return settings
+
+
+def _int(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not a whole number") from None
+
+
+def _float(name: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not a number") from None
+
+
+def _check(settings: Settings) -> None:
+    if not settings.feeds:
+        raise ConfigError("feeds: at least one feed must be configured")
+    seen: set[str] = set()
+    for feed in settings.feeds:
+        if not FEED_ID.match(feed.id):
+            raise ConfigError(f"feeds: {feed.id!r} is not [a-z0-9-]{{1,32}}")
+        if feed.id in seen:
+            raise ConfigError(f"feeds: {feed.id!r} is configured twice")
+        seen.add(feed.id)
+    if settings.history < 1:
+        raise ConfigError("TICKER_HISTORY: must be at least 1")
+    if not (0 < settings.port < 65536):
+        raise ConfigError(f"PORT: {settings.port} is not a TCP port")
+    parse_rate(settings.publish_rate)
+    scheme = settings.broker_url.split("://", 1)[0]
+    if scheme not in ("memory", "redis", "rediss", "unix"):
+        raise ConfigError(f"REDIS_URL: unsupported scheme {scheme!r} (use redis:// or rediss://)")

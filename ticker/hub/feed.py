@@ -1,0 +1,77 @@
+"""One feed's state on a node: position, the ring of recent events, the snapshot."""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+
+from ticker import codec
+from ticker.hub.filters import Matcher
+from ticker.hub.prepared import Prepared
+from ticker.model import Item
+
+
+class FeedState:
+    """What a node knows about one feed, kept current from the events it dispatches.
+
+    - ``ring``: the last ``ring_size`` events, so resumes are served from memory;
+    - ``latest``: the latest usable items (corrections applied, retractions removed), so a new
+      reader's snapshot costs no broker round trip; its unfiltered encoding is cached.
+    """
+
+    def __init__(self, feed: str, epoch: str, seq: int, ring_size: int, latest_max: int) -> None:
+        self.feed = feed
+        self.epoch = epoch  # the log's epoch; another epoch means the log was lost
+        self.seq = seq  # last sequence dispatched on this node
+        self.ring: deque[Prepared] = deque(maxlen=ring_size)  # recent events, in order
+        self.latest: OrderedDict[str, tuple[Item, bytes]] = OrderedDict()  # id → item, json
+        self.latest_max = latest_max
+        self._snapshot_cache: dict[int, bytes] = {}  # size → encoded unfiltered snapshot JSON
+
+    @property
+    def cursor(self) -> str:
+        return f"{self.epoch}:{self.seq}"
+
+    def add_item(self, item: Item, data: bytes) -> None:
+        self.latest[item.id] = (item, data)
+        while len(self.latest) > self.latest_max:
+            self.latest.popitem(last=False)
+
+    def apply(self, prepared: Prepared) -> None:
+        """Advance the position and keep ring and snapshot current."""
+        self.seq = prepared.seq
+        self.ring.append(prepared)
+        self._snapshot_cache.clear()
+        item = prepared.item
+        if prepared.kind == "item" and item is not None:
+            self.add_item(item, codec.encode(item))
+        elif prepared.kind == "update" and item is not None:
+            if item.id in self.latest:
+                self.latest[item.id] = (item, codec.encode(item))
+        elif prepared.retracted_id is not None:
+            self.latest.pop(prepared.retracted_id, None)
+
+    def ring_after(self, seq: int) -> list[Prepared] | None:
+        """The events after ``seq`` if the ring still holds all of them, else ``None``."""
+        if seq == self.seq:
+            return []
+        if not self.ring or seq < self.ring[0].seq - 1 or seq > self.seq:
+            return None
+        start = seq - self.ring[0].seq + 1
+        return [self.ring[i] for i in range(start, len(self.ring))]
+
+    def snapshot_json(self, size: int, matcher: Matcher) -> bytes:
+        """``{"type": "snapshot", ...}`` with the latest ``size`` matching items, newest last."""
+        if matcher.everything and size in self._snapshot_cache:
+            return self._snapshot_cache[size]
+        chosen: list[bytes] = []
+        for item, data in reversed(self.latest.values()):
+            if len(chosen) >= size:
+                break
+            if matcher.item(item.category, item.regions, item.urgency):
+                chosen.append(data)
+        chosen.reverse()
+        head = f'{{"type":"snapshot","feed":"{self.feed}","cursor":"{self.cursor}","items":['
+        encoded = head.encode() + b",".join(chosen) + b"]}"
+        if matcher.everything:
+            self._snapshot_cache[size] = encoded
+        return encoded

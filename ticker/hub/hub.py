@@ -1,0 +1,257 @@
+"""The hub: sans-I/O fan-out of a node's events to its readers.
+
+Theory of operation
+-------------------
+Calls go in, frames come out. The hub never touches a socket, a task or a clock:
+
+- ``load(feed, head)`` sets a feed's state from the broker (epoch, last sequence, latest items,
+  recent events), and ``reset`` does it again when the log was lost, sending every subscriber a
+  fresh ``subscribed(recovered=false)`` + ``snapshot``.
+- ``dispatch(feed, epoch, entry)`` takes the next event from the broker. Sequences are
+  contiguous, so the hub knows when one is missing: it answers ``GAP`` and dispatches nothing;
+  the caller reads the log after ``last_seq(feed)`` and dispatches those first. A dispatched
+  event is decoded once, framed once, and its bytes appended to the outbox of every
+  subscription whose filter it passes.
+- ``subscribe(outbox, feed, filter, since)`` resumes exactly once. Within the ring of recent
+  events it is answered at once from memory. Older (but maybe still in the log) it registers the
+  subscription in *pending* mode, buffering live events, and returns ``NeedLog``; the caller
+  reads the log and calls ``finish_recovery``, which sends the log events, then the buffered
+  ones it did not already send, in order. No cursor (or a stale one) gets a snapshot.
+- Outboxes with frames to write are collected in a ready list (``take_ready``) and overflowing
+  ones in a cut list (``take_cut``); the transport writes the former and closes the latter.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import NamedTuple
+
+from ticker import codec
+from ticker.brokers.base import Entry, Head, LogSlice
+from ticker.cursor import Cursor
+from ticker.hub.feed import FeedState
+from ticker.hub.filters import Matcher
+from ticker.hub.outbox import Outbox
+from ticker.hub.prepared import Prepared
+from ticker.model import Filter
+
+PING_JSON = b'{"type":"ping"}'
+PING_WS = codec.ws_frame(PING_JSON)
+PING_SSE = b": ping\n\n"
+
+
+class Outcome(enum.Enum):
+    DISPATCHED = "dispatched"
+    STALE = "stale"  # already dispatched (a duplicate after a resync)
+    GAP = "gap"  # an earlier event is missing: read the log after last_seq first
+    NEW_EPOCH = "new_epoch"  # the log was lost and started over: reload the feed
+    UNKNOWN_FEED = "unknown_feed"
+
+
+class NeedLog(NamedTuple):
+    """Read the log of ``feed`` after ``after`` (at most ``limit`` events), then call
+    ``finish_recovery``."""
+
+    feed: str
+    epoch: str
+    after: int
+    limit: int
+
+
+class Subscription:
+    __slots__ = ("base", "feed", "matcher", "pending")
+
+    def __init__(self, feed: str, matcher: Matcher) -> None:
+        self.feed = feed
+        self.matcher = matcher
+        self.pending: list[Prepared] | None = None  # live events held while recovering
+        self.base = 0  # the feed's sequence when a pending recovery started
+
+
+class Hub:
+    def __init__(self, *, snapshot_size: int = 20, ring_size: int = 1000, latest_max: int = 100,
+                 ping_ticks: int = 5) -> None:
+        self.snapshot_size = snapshot_size  # items in a snapshot
+        self.ring_size = ring_size  # recent events kept per feed for resumes
+        self.latest_max = latest_max  # usable items kept per feed for snapshots
+        self.ping_ticks = ping_ticks  # idle ticks before a ping
+        self.feeds: dict[str, FeedState] = {}
+        self.subscribers: dict[str, dict[Outbox, Subscription]] = {}
+        self.outboxes: set[Outbox] = set()  # every connected reader
+        self.ready: list[Outbox] = []  # outboxes with frames to write
+        self.cut: list[Outbox] = []  # outboxes that overflowed
+
+    # -- feeds ------------------------------------------------------------------------------
+
+    def load(self, feed: str, head: Head) -> None:
+        state = FeedState(feed, head.epoch, head.seq, self.ring_size, self.latest_max)
+        for data in head.items:
+            item = codec.item_decoder.decode(data)
+            state.add_item(item, data)
+        for entry in head.tail:
+            state.ring.append(Prepared(entry.seq, entry.data))
+        self.feeds[feed] = state
+        self.subscribers.setdefault(feed, {})
+
+    def reset(self, feed: str, head: Head) -> None:
+        """Reload a feed whose log was lost or outran us; every subscriber starts over."""
+        self.load(feed, head)
+        for outbox, sub in self.subscribers[feed].items():
+            sub.pending = None
+            self._start_over(outbox, sub)
+
+    def last_seq(self, feed: str) -> tuple[str, int]:
+        state = self.feeds[feed]
+        return state.epoch, state.seq
+
+    def cursor(self, feed: str) -> str:
+        return self.feeds[feed].cursor
+
+    # -- events -----------------------------------------------------------------------------
+
+    def dispatch(self, feed: str, epoch: str, entry: Entry) -> Outcome:
+        state = self.feeds.get(feed)
+        if state is None:
+            return Outcome.UNKNOWN_FEED
+        if epoch != state.epoch:
+            return Outcome.NEW_EPOCH
+        if entry.seq <= state.seq:
+            return Outcome.STALE
+        if entry.seq != state.seq + 1:
+            return Outcome.GAP
+        prepared = Prepared(entry.seq, entry.data)
+        state.apply(prepared)
+        frame = prepared.ws
+        filtered = prepared.kind == "item"
+        push = self._push
+        for outbox, sub in self.subscribers[feed].items():
+            if sub.pending is not None:
+                sub.pending.append(prepared)
+            elif not filtered or sub.matcher.everything or prepared.matches(sub.matcher):
+                push(outbox, frame if outbox.fmt == "ws" else prepared.sse)
+        return Outcome.DISPATCHED
+
+    # -- readers ----------------------------------------------------------------------------
+
+    def connect(self, outbox: Outbox) -> None:
+        self.outboxes.add(outbox)
+
+    def disconnect(self, outbox: Outbox) -> None:
+        for feed in list(outbox.subs):
+            self.unsubscribe(outbox, feed)
+        self.outboxes.discard(outbox)
+        outbox.frames = []
+        outbox.nbytes = 0
+
+    def subscribe(self, outbox: Outbox, feed: str, flt: Filter | None,
+                  since: Cursor | None) -> NeedLog | None:
+        """Start (or restart) a subscription; see the theory of operation."""
+        state = self.feeds[feed]
+        if feed in outbox.subs:
+            self.unsubscribe(outbox, feed)
+        sub = Subscription(feed, Matcher(flt))
+        outbox.subs[feed] = sub
+        self.subscribers[feed][outbox] = sub
+        if since is not None and since.epoch == state.epoch:
+            events = state.ring_after(since.seq)
+            if events is not None:
+                self._control(outbox, "subscribed", _subscribed(feed, True))
+                self._send_matching(outbox, sub, events)
+                return None
+            if since.seq < state.seq:
+                sub.pending = []
+                sub.base = state.seq
+                return NeedLog(feed, state.epoch, since.seq, state.seq - since.seq)
+        self._start_over(outbox, sub)
+        return None
+
+    def finish_recovery(self, outbox: Outbox, need: NeedLog, log: LogSlice | None) -> None:
+        """Complete a pending subscription with the log read for ``need`` (``None``: failed)."""
+        sub = outbox.subs.get(need.feed)
+        if not isinstance(sub, Subscription) or sub.pending is None:
+            return  # unsubscribed or reset meanwhile
+        pending, sub.pending = sub.pending, None
+        entries = log.entries if log is not None and log.complete else []
+        contiguous = (
+            log is not None and log.complete and log.epoch == need.epoch
+            and [e.seq for e in entries] == list(range(need.after + 1, sub.base + 1))
+        )
+        if not contiguous:
+            self._start_over(outbox, sub)
+            return
+        self._control(outbox, "subscribed", _subscribed(need.feed, True))
+        self._send_matching(outbox, sub, [Prepared(e.seq, e.data) for e in entries])
+        self._send_matching(outbox, sub, pending)
+
+    def unsubscribe(self, outbox: Outbox, feed: str) -> bool:
+        sub = outbox.subs.pop(feed, None)
+        if sub is None:
+            return False
+        self.subscribers[feed].pop(outbox, None)
+        return True
+
+    def send_json(self, outbox: Outbox, kind: str, data: bytes) -> None:
+        """Queue a control frame (``error``, ...) for one reader."""
+        self._control(outbox, kind, data)
+
+    def tick(self) -> None:
+        """One idle tick: readers that heard nothing for ``ping_ticks`` ticks get a ping."""
+        for outbox in self.outboxes:
+            outbox.idle += 1
+            if outbox.idle >= self.ping_ticks and not outbox.frames:
+                outbox.idle = 0
+                self._push(outbox, PING_WS if outbox.fmt == "ws" else PING_SSE)
+
+    def resume(self, outbox: Outbox) -> None:
+        """The transport can take frames again."""
+        outbox.paused = False
+        if outbox.frames and not outbox.queued and not outbox.cut:
+            outbox.queued = True
+            self.ready.append(outbox)
+
+    def take_ready(self) -> list[Outbox]:
+        ready, self.ready = self.ready, []
+        for outbox in ready:
+            outbox.queued = False
+        return ready
+
+    def take_cut(self) -> list[Outbox]:
+        cut, self.cut = self.cut, []
+        return cut
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _push(self, outbox: Outbox, frame: bytes) -> None:
+        if outbox.cut:
+            return
+        outbox.frames.append(frame)
+        outbox.nbytes += len(frame)
+        if outbox.nbytes > outbox.limit:
+            outbox.cut = True
+            outbox.frames = []
+            outbox.nbytes = 0
+            self.cut.append(outbox)
+        elif not outbox.queued and not outbox.paused:
+            outbox.queued = True
+            self.ready.append(outbox)
+
+    def _control(self, outbox: Outbox, kind: str, data: bytes, cursor: str | None = None) -> None:
+        if outbox.fmt == "ws":
+            self._push(outbox, codec.ws_frame(data))
+        else:
+            self._push(outbox, codec.sse_block(kind, data, cursor))
+
+    def _send_matching(self, outbox: Outbox, sub: Subscription, events: list[Prepared]) -> None:
+        for prepared in events:
+            if prepared.matches(sub.matcher):
+                self._push(outbox, prepared.ws if outbox.fmt == "ws" else prepared.sse)
+
+    def _start_over(self, outbox: Outbox, sub: Subscription) -> None:
+        state = self.feeds[sub.feed]
+        self._control(outbox, "subscribed", _subscribed(sub.feed, False))
+        snapshot = state.snapshot_json(self.snapshot_size, sub.matcher)
+        self._control(outbox, "snapshot", snapshot, state.cursor)
+
+
+def _subscribed(feed: str, recovered: bool) -> bytes:
+    return f'{{"type":"subscribed","feed":"{feed}","recovered":{str(recovered).lower()}}}'.encode()

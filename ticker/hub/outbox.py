@@ -1,0 +1,39 @@
+"""A reader's bounded outbox: frames waiting to be written to one connection.
+
+The hub appends already-encoded frames; the transport takes everything pending in one write.
+Writing is the transport's business: when its socket buffer is full it marks the outbox
+``paused`` and frames wait here. If they pile up past ``limit`` bytes the reader is too slow:
+the outbox is marked ``cut`` (the transport closes it with 1013) and takes no more frames.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Format = Literal["ws", "sse"]
+
+
+class Outbox:
+    __slots__ = ("cut", "fmt", "frames", "idle", "limit", "nbytes", "owner", "paused", "queued",
+                 "subs")
+
+    def __init__(self, limit: int, fmt: Format = "ws", owner: object = None) -> None:
+        self.fmt: Format = fmt  # which encoding of events this reader takes
+        self.limit = limit  # most bytes that may wait here before the reader is cut
+        self.owner = owner  # the transport's connection object; the hub never touches it
+        self.frames: list[bytes] = []  # encoded frames not yet handed to the transport
+        self.nbytes = 0  # their total size
+        self.paused = False  # the transport cannot take more right now
+        self.queued = False  # already in the hub's ready list
+        self.cut = False  # too slow: to be closed with 1013
+        self.idle = 0  # idle ticks since the last frame (for pings)
+        self.subs: dict[str, object] = {}  # feed → the hub's Subscription
+
+    def take(self) -> bytes:
+        """Everything pending, joined for one write."""
+        frames = self.frames
+        data = frames[0] if len(frames) == 1 else b"".join(frames)
+        self.frames = []
+        self.nbytes = 0
+        self.idle = 0
+        return data

@@ -1,0 +1,40 @@
+"""The wire types: the single source of truth for what ticker sends and accepts."""
+
+from ticker.model.bodies import PatchBody, PublishBody
+from ticker.model.events import Event, ItemEvent, RetractEvent, UpdateEvent
+from ticker.model.feeds import FeedInfo
+from ticker.model.frames import (
+    ClientFrame,
+    ErrorFrame,
+    Filter,
+    Ping,
+    Snapshot,
+    Subscribe,
+    Subscribed,
+    Unsubscribe,
+)
+from ticker.model.item import Item, ItemDraft, Status
+from ticker.model.problem import FieldError, Problem
+
+__all__ = [
+    "ClientFrame",
+    "ErrorFrame",
+    "Event",
+    "FeedInfo",
+    "FieldError",
+    "Filter",
+    "Item",
+    "ItemDraft",
+    "ItemEvent",
+    "PatchBody",
+    "Ping",
+    "Problem",
+    "PublishBody",
+    "RetractEvent",
+    "Snapshot",
+    "Status",
+    "Subscribe",
+    "Subscribed",
+    "Unsubscribe",
+    "UpdateEvent",
+]
