@@ -110,9 +110,13 @@ export class BreakingTicker extends HTMLElement {
       [".bar", ".label", ".dot", ".vp", ".track", ".pause", ".sr"].map($);
     this.#spacer.setAttribute("aria-hidden", "true");
     this.$pause.onclick = () => (this.#held ? this.play() : this.pause());
-    this.$bar.addEventListener("pointerenter", () => { this.#hover = true; });
-    this.$bar.addEventListener("pointerleave", () => { this.#hover = false; this.#anim(); });
-    this.addEventListener("focusin", (e) => { this.#focus = true; this.#reveal(e.composedPath()[0]); });
+    this.$vp.addEventListener("pointerenter", () => { this.#hover = true; });
+    this.$vp.addEventListener("pointerleave", () => { this.#hover = false; this.#anim(); });
+    this.addEventListener("focusin", (e) => {
+      const n = e.composedPath()[0];
+      this.#focus = this.$vp.contains(n);
+      if (this.#focus) this.#reveal(n);
+    });
     this.addEventListener("focusout", () => { this.#focus = false; this.#anim(); });
     this.#mq.addEventListener?.("change", () => this.#render());
   }
@@ -139,11 +143,13 @@ export class BreakingTicker extends HTMLElement {
     document.addEventListener("visibilitychange", this.#vis);
     this.#clock = setInterval(() => this.#tickle(), 5000);
     this.#ro.observe(this.$vp);
+    this.#up = true;
     this.#setup();
     this.#loadMeta();
     this.#open();
   }
   disconnectedCallback() {
+    this.#up = false;
     removeEventListener("online", this.#on);
     removeEventListener("offline", this.#off);
     document.removeEventListener("visibilitychange", this.#vis);
@@ -153,14 +159,14 @@ export class BreakingTicker extends HTMLElement {
     this.#close();
   }
   attributeChangedCallback(name, old, val) {
-    if (!this.isConnected || old === val) return;
+    if (!this.#up || old === val) return;
     if (CONN.has(name)) {
       this.#items.clear(); this.#order = []; this.#cursor = null; this.#render();
       if (name === "feed" || name === "server") this.#loadMeta();
       this.reconnect();
     } else this.#setup();
   }
-  #on = null; #off = null; #vis = null;
+  #on = null; #off = null; #vis = null; #up = false;
 
   // ---- connection ----
   get #base() { try { return new URL(this.getAttribute("server") || BASE, BASE); } catch { return BASE; } }
@@ -179,8 +185,8 @@ export class BreakingTicker extends HTMLElement {
       (!f.max_urgency || it.urgency <= f.max_urgency);
   }
   #open() {
-    clearTimeout(this.#timer);
-    if (!this.feed || !this.isConnected) return;
+    this.#close();
+    if (!this.feed || !this.#up) return;
     if (this.#status !== "offline") this.#setStatus(this.#status ? "reconnecting" : "connecting");
     this.#heard = Date.now();
     const forced = this.getAttribute("transport");
@@ -214,7 +220,7 @@ export class BreakingTicker extends HTMLElement {
     for (const [k, v] of Object.entries(this.#filter())) u.searchParams.set(k, String(v));
     const es = (this.#es = new EventSource(u));
     let ok = false;
-    es.onopen = () => { ok = true; this.#heard = Date.now(); };
+    es.onopen = () => { ok = true; this.#heard = Date.now(); this.#retry = 0; this.#setStatus("live"); };
     for (const type of ["item", "update", "retract", "snapshot", "ping"]) {
       es.addEventListener(type, (e) => {
         if (es !== this.#es) return;
@@ -224,7 +230,6 @@ export class BreakingTicker extends HTMLElement {
           const m = JSON.parse(e.data);
           m.type = type; m.cursor ??= e.lastEventId || undefined;
           this.#frame(m);
-          this.#retry = 0; this.#setStatus("live");
         } catch (err) { console.warn("breaking-ticker:", err); }
       });
     }
@@ -235,9 +240,6 @@ export class BreakingTicker extends HTMLElement {
       if (!ok) { this.#sse = false; this.#wsFails = 0; }
       this.#later(false);
     };
-    // an open stream that has not errored is live even before the first event
-    setTimeout(() => { if (es === this.#es && es.readyState === EventSource.OPEN) this.#setStatus("live"); }, 0);
-    es.addEventListener("open", () => this.#setStatus("live"));
   }
   #close() {
     clearTimeout(this.#timer);
