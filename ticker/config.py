@@ -59,6 +59,7 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     ring_size: int = 1000
     outbox_max_bytes: int = 1024 * 1024
     subscriptions_per_connection: int = 16
+    connections_per_ip: int = 0
     ping_idle_seconds: float = 25.0
 
 

@@ -92,13 +92,6 @@ class _Collector:
         if name not in self.raw:
             return False, None
         value = self.raw[name]
-        if isinstance(value, list) and kind is list:
-            good = True
-            for index, element in enumerate(value):
-                if not isinstance(element, str):
-                    self.fail(f"$.{name}[{index}]", "must be a string")
-                    good = False
-            return good, value
         try:
             return True, msgspec.convert(value, kind)
         except msgspec.ValidationError as exc:
@@ -128,7 +121,7 @@ def _check_fields(col: _Collector, feed: FeedConfig, limits: Limits, *, partial:
         "urgency": (int, lambda v: (v, None) if 1 <= v <= 9
                     else (None, "must be between 1 (flash) and 9 (lowest)")),
         "category": (str | None, lambda v: _member(v, feed.categories, "category")),
-        "regions": (list, lambda v: _regions(v, feed.regions, limits.regions_max)),
+        "regions": (list, lambda v: (v, None)),  # checked by _check_regions
         "url": (str | None, lambda v: (v, None) if v is None else
                 ((None, err) if (err := check_url(v, limits.url_max)) else (v, None))),
         "lang": (str | None, lambda v: (v, None) if v is None or _LANG.match(v)
@@ -140,6 +133,9 @@ def _check_fields(col: _Collector, feed: FeedConfig, limits: Limits, *, partial:
                 col.fail("$.text", "is required")
             continue
         kind, rule = rules[name]
+        if name == "regions":
+            _check_regions(col, feed, limits)
+            continue
         ok, value = col.typed(name, kind)
         if not ok:
             continue
@@ -156,13 +152,26 @@ def _member(value: str | None, allowed: list[str], what: str) -> tuple[str | Non
     return None, f"unknown {what} {value!r}; one of: {', '.join(allowed)}"
 
 
-def _regions(values: list[str], allowed: list[str], limit: int) -> tuple[Any, str | None]:
-    if len(values) > limit:
-        return None, f"at most {limit} regions"
-    unknown = [v for v in values if v not in allowed]
-    if unknown:
-        return None, f"unknown region {unknown[0]!r}; one of: {', '.join(allowed)}"
-    return list(dict.fromkeys(values)), None
+def _check_regions(col: _Collector, feed: FeedConfig, limits: Limits) -> None:
+    """Each element on its own path, so every bad region is listed."""
+    values = col.raw["regions"]
+    if not isinstance(values, list):
+        col.fail("$.regions", "must be a list of region names")
+        return
+    good = True
+    if len(values) > limits.regions_max:
+        col.fail("$.regions", f"at most {limits.regions_max} regions")
+        good = False
+    for index, value in enumerate(values):
+        if not isinstance(value, str):
+            col.fail(f"$.regions[{index}]", "must be a string")
+            good = False
+        elif value not in feed.regions:
+            col.fail(f"$.regions[{index}]",
+                     f"unknown region {value!r}; one of: {', '.join(feed.regions)}")
+            good = False
+    if good:
+        col.values["regions"] = list(dict.fromkeys(values))
 
 
 _PUBLISH_FIELDS = ("text", "source", "urgency", "category", "regions", "url", "lang")

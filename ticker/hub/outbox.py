@@ -8,19 +8,28 @@ the outbox is marked ``cut`` (the transport closes it with 1013) and takes no mo
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol
 
 Format = Literal["ws", "sse"]
+
+
+class Writer(Protocol):
+    """The transport's connection that owns an outbox. The hub never calls it; the transport's
+    flush does."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def close_slow(self) -> None: ...
 
 
 class Outbox:
     __slots__ = ("cut", "fmt", "frames", "idle", "limit", "nbytes", "owner", "paused", "queued",
                  "subs")
 
-    def __init__(self, limit: int, fmt: Format = "ws", owner: object = None) -> None:
+    def __init__(self, owner: Writer, limit: int, fmt: Format = "ws") -> None:
         self.fmt: Format = fmt  # which encoding of events this reader takes
         self.limit = limit  # most bytes that may wait here before the reader is cut
-        self.owner = owner  # the transport's connection object; the hub never touches it
+        self.owner = owner  # the transport's connection; the hub never calls it
         self.frames: list[bytes] = []  # encoded frames not yet handed to the transport
         self.nbytes = 0  # their total size
         self.paused = False  # the transport cannot take more right now

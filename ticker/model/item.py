@@ -41,8 +41,8 @@ class ItemDraft(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     regions: list[str]
     lang: str
     author: str
-    version: int = 1
-    status: Status = "usable"
+    version: int
+    status: Status
     source: str | None = None
     category: str | None = None
     url: str | None = None

@@ -1,0 +1,65 @@
+"""The composition root: settings → broker → hub → relay → routes, inside one lifespan.
+
+This is the only module that knows every part. The WebSocket transport reaches the running
+parts through the lifespan state (uvicorn hands it to its WebSocket protocol class).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+
+from ticker.auth import Verifier
+from ticker.brokers import open_broker
+from ticker.config import Settings
+from ticker.hub import Hub
+from ticker.metrics import Metrics
+from ticker.newsroom import Newsroom
+from ticker.relay import Relay
+from ticker.runtime import Runtime
+from ticker.transports.fanout import Fanout
+from ticker.web.problems import HANDLERS
+from ticker.web.routes import build_routes
+
+log = logging.getLogger("ticker")
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    if settings.secret is None:
+        raise ValueError("a signing secret is required (TICKER_SECRET)")
+    limits = settings.limits
+    hub = Hub(snapshot_size=limits.snapshot_size, ring_size=min(limits.ring_size, settings.history),
+              latest_max=limits.latest_max)
+    fanout = Fanout(hub, tick_seconds=limits.ping_idle_seconds / hub.ping_ticks)
+    broker = open_broker(settings)
+    relay = Relay(broker, hub, fanout, [f.id for f in settings.feeds])
+    metrics = Metrics()
+    metrics.bind(lambda: fanout.deliveries,
+                 lambda: float(getattr(broker, "reconnects", 0)))
+    return Runtime(settings=settings, broker=broker, hub=hub, fanout=fanout, relay=relay,
+                   newsroom=Newsroom(broker), verifier=Verifier(settings.secret),
+                   metrics=metrics)
+
+
+def create_app(settings: Settings) -> Starlette:
+    runtime = build_runtime(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Runtime]]:
+        await runtime.relay.start()
+        runtime.fanout.start()
+        log.info("ticker ready: %d feeds on %s", len(settings.feeds),
+                 settings.broker_url.split("://")[0] + "://")
+        try:
+            yield {"ticker": runtime}
+        finally:
+            await runtime.fanout.stop()
+            await runtime.relay.aclose()
+
+    app = Starlette(routes=build_routes(), lifespan=lifespan,
+                    exception_handlers=HANDLERS)
+    app.state.runtime = runtime
+    return app

@@ -1,0 +1,55 @@
+"""Prometheus metrics, defined once per process on a registry of their own.
+
+Nothing here runs per delivery: deliveries are counted by the fan-out in plain integers and read
+when ``/metrics`` is scraped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.events = Counter("ticker_events_published", "Events published through this node",
+                              ["feed", "type"], registry=r)
+        self.dispatched = Counter("ticker_events_dispatched", "Events dispatched to readers",
+                                  ["feed"], registry=r)
+        self.connections = Gauge("ticker_connections_open", "Open reader connections",
+                                 ["transport"], registry=r)
+        self.cuts = Counter("ticker_slow_reader_disconnects",
+                            "Readers closed for falling behind (1013)", ["transport"],
+                            registry=r)
+        self.rejections = Counter("ticker_requests_rejected", "Requests rejected, by status",
+                                  ["status"], registry=r)
+        self.reconnects = Gauge("ticker_broker_reconnects", "Broker live-connection reconnects",
+                                registry=r)
+        self.latency = Histogram("ticker_publish_to_dispatch_seconds",
+                                 "From the broker's stamp to this node's dispatch",
+                                 buckets=LATENCY_BUCKETS, registry=r)
+        self.deliveries = Gauge("ticker_deliveries", "Frames written to readers", registry=r)
+
+    def bind(self, deliveries: Callable[[], float], reconnects: Callable[[], float]) -> None:
+        self.deliveries.set_function(deliveries)
+        self.reconnects.set_function(reconnects)
+
+    def connection_opened(self, transport: str) -> None:
+        self.connections.labels(transport).inc()
+
+    def connection_closed(self, transport: str) -> None:
+        self.connections.labels(transport).dec()
+
+    def slow_reader_cut(self, transport: str) -> None:
+        self.cuts.labels(transport).inc()
+
+    def rejected(self, status: int) -> None:
+        self.rejections.labels(str(status)).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,41 @@
+"""The running service's parts, built once by the composition root (``ticker.app``)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ticker.auth import Verifier
+from ticker.brokers.base import Broker
+from ticker.config import Settings
+from ticker.hub import Hub
+from ticker.metrics import Metrics
+from ticker.newsroom import Newsroom
+from ticker.relay import Relay
+from ticker.transports.fanout import Fanout
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    broker: Broker
+    hub: Hub
+    fanout: Fanout
+    relay: Relay
+    newsroom: Newsroom
+    verifier: Verifier
+    metrics: Metrics
+    per_address: Counter[str] = field(default_factory=Counter)  # open connections per client IP
+
+    def admit_connection(self, address: str) -> bool:
+        """Count a new reader connection against its address's limit (0: no limit)."""
+        limit = self.settings.limits.connections_per_ip
+        if limit and self.per_address[address] >= limit:
+            return False
+        self.per_address[address] += 1
+        return True
+
+    def release_connection(self, address: str) -> None:
+        self.per_address[address] -= 1
+        if self.per_address[address] <= 0:
+            del self.per_address[address]

@@ -1,0 +1,1 @@
+"""Starlette routes: the HTTP API, operators' endpoints and pages. Thin by design."""

@@ -1,0 +1,55 @@
+"""Every error becomes ``application/problem+json`` (RFC 9457), in this one place."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ticker import codec
+from ticker.errors import BrokerUnavailable, InvalidInput, RateLimited, TickerError
+from ticker.model import Problem
+
+log = logging.getLogger("ticker.web")
+PROBLEM_BASE = "https://ticker.invalid/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+
+def problem_response(request: Request, status: int, slug: str, title: str,
+                     detail: str | None = None, errors: list[object] | None = None,
+                     headers: dict[str, str] | None = None) -> Response:
+    problem = Problem(type=PROBLEM_BASE + slug, title=title, status=status, detail=detail,
+                      instance=request.url.path, errors=errors or [])  # type: ignore[arg-type]
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is not None:
+        runtime.metrics.rejected(status)
+    return Response(codec.encode(problem), status, headers=headers, media_type=MEDIA_TYPE)
+
+
+async def ticker_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TickerError)
+    headers: dict[str, str] = {}
+    if isinstance(exc, RateLimited | BrokerUnavailable):
+        headers["Retry-After"] = str(exc.retry_after)
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="ticker"'
+    errors = list(exc.errors) if isinstance(exc, InvalidInput) else None
+    return problem_response(request, exc.status, exc.slug, exc.title, exc.detail,
+                            errors, headers)  # type: ignore[arg-type]
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+    return problem_response(request, exc.status_code, slug, str(exc.detail),
+                            headers=dict(exc.headers or {}))
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(request, 500, "internal", "Internal error")
+
+
+HANDLERS = {TickerError: ticker_error, HTTPException: http_error, Exception: unexpected_error}

@@ -1,0 +1,25 @@
+"""The route table: every URL the service answers lives here."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Route
+
+from ticker.web import api, ops
+from ticker.web.pages import page_routes
+
+FEED = "/api/v1/feeds/{feed}"
+
+
+def build_routes() -> list[BaseRoute]:
+    return [
+        Route("/api/v1/feeds", api.list_feeds, methods=["GET"]),
+        Route(f"{FEED}/items", api.publish, methods=["POST"]),
+        Route(f"{FEED}/items", api.list_items, methods=["GET"]),
+        Route(f"{FEED}/items/{{item_id}}", api.get_item, methods=["GET"]),
+        Route(f"{FEED}/items/{{item_id}}", api.correct, methods=["PATCH"]),
+        Route(f"{FEED}/items/{{item_id}}", api.retract, methods=["DELETE"]),
+        Route("/healthz", ops.healthz, methods=["GET"]),
+        Route("/readyz", ops.readyz, methods=["GET"]),
+        Route("/metrics", ops.metrics, methods=["GET"]),
+        *page_routes(),
+    ]
