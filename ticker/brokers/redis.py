@@ -1,0 +1,415 @@
+"""The Redis engine: any number of ticker processes share one Redis.
+
+Theory of operation
+-------------------
+*Writes* are one Lua script (``publish.lua``): idempotency, the epoch, the next sequence, the
+stamped item, the log entry (a stream entry with id ``<seq>-0``) and the live notification
+(``PUBLISH``) happen in one atomic step, so the log and the live stream cannot disagree and a
+failed publish leaves nothing half-written. The command client never retries a command: re-sending
+a script whose reply was lost could publish twice, so every connection failure surfaces as
+:class:`BrokerUnavailableError` (HTTP 503) and the publisher retries with its idempotency key.
+
+*Reads* (``read``, ``head``, ``latest``) are small read-side scripts, so the epoch, the last
+sequence, the retained range and the entries they return are one consistent view. They open the
+feed's epoch exactly as the publish script does, so a feed's epoch exists from its first use.
+
+*Live delivery* is one supervised task per broker (one per process). It holds a dedicated pub/sub
+connection subscribed to every feed's channel and calls ``on_event`` for each message, in the order
+Redis sent them, which is log order. Pub/sub is at-most-once: a message published while the
+connection is down is simply gone. So the listener never hides a disconnect (redis-py's own
+transparent reconnect would, which is why its retries are off): on any failure it logs, backs off
+(exponential, capped, jittered), reconnects, re-subscribes and then calls ``on_resync`` so the node
+reads the log after the last sequence it dispatched. It calls ``on_resync`` after the first
+subscribe too, which closes the window between a node's start-up read and its subscription.
+
+A socket can be half-open: the peer is gone but no error ever comes, and a PING written into the
+kernel buffer "succeeds" (redis/redis-py#2417, celery/kombu#2590). So the listener PINGs every
+``ping_interval`` over the pub/sub connection and requires the PONG to *arrive* within
+``pong_timeout``; otherwise it declares the connection dead and reconnects.
+
+The log and idempotency records must never be evicted (centrifugal/centrifugo#888): ``start``
+checks ``maxmemory-policy`` and logs a loud warning unless it is ``noeviction``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from importlib import resources
+from typing import Any, Literal, cast
+
+from redis import exceptions as rex
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import EqualJitterBackoff, NoBackoff
+
+from ticker.brokers.base import (
+    BrokerUnavailableError,
+    Change,
+    Entry,
+    Head,
+    Idempotency,
+    LogSlice,
+    OnEvent,
+    OnResync,
+    PublishResult,
+    PublishStatus,
+)
+from ticker.brokers.redis_keys import check_prefix, feed_keys
+
+logger = logging.getLogger(__name__)
+
+PUBLISH_LUA = resources.files("ticker.brokers").joinpath("publish.lua").read_text("utf-8")
+
+# Both read scripts open the feed's epoch like publish.lua step 1 does.
+_OPEN_LUA = """
+if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then
+  redis.call('DEL', KEYS[2], KEYS[3])
+end
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+"""
+
+# KEYS: meta, log, latest. ARGV: candidate epoch, wanted epoch, after, limit.
+# Returns {epoch, seq, complete (0/1), XRANGE entries}.
+_SLICE_LUA = _OPEN_LUA + """
+local after, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
+local first = seq + 1
+local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
+if oldest[1] then
+  first = tonumber(string.match(oldest[1][1], '^(%d+)'))
+end
+if ARGV[2] ~= epoch or after < first - 1 or after > seq then
+  return {epoch, seq, 0, {}}
+end
+local entries = {}
+if limit > 0 then
+  entries = redis.call('XRANGE', KEYS[2], string.format('%d', after + 1), '+', 'COUNT', limit)
+end
+return {epoch, seq, 1, entries}
+"""
+
+# KEYS: meta, log, latest, items. ARGV: candidate epoch, items, tail.
+# Returns {epoch, seq, item JSONs oldest first, XREVRANGE entries newest first}.
+_HEAD_LUA = _OPEN_LUA + """
+local want, tail = tonumber(ARGV[2]), tonumber(ARGV[3])
+local items = {}
+if want > 0 then
+  local ids = redis.call('ZRANGE', KEYS[3], -want, -1)
+  for i = 1, #ids do
+    local item = redis.call('HGET', KEYS[4], ids[i])
+    if item then
+      items[#items + 1] = item
+    end
+  end
+end
+local entries = {}
+if tail > 0 then
+  entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', tail)
+end
+return {epoch, seq, items, entries}
+"""
+
+# Failures that mean "Redis cannot do this right now"; the publish script wrote nothing then.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    rex.ConnectionError,  # includes BusyLoadingError and AuthenticationError
+    rex.TimeoutError,
+    rex.ReadOnlyError,  # a replica after failover
+    rex.OutOfMemoryError,  # maxmemory reached under noeviction: refused before any write
+    rex.TryAgainError,
+    rex.ClusterDownError,
+    OSError,  # includes the builtin TimeoutError
+)
+
+_STATUSES = frozenset({"published", "duplicate", "mismatch", "conflict", "not_found", "canceled"})
+
+ListenerState = Literal["idle", "connecting", "connected", "reconnecting", "closed"]
+
+
+@contextmanager
+def _unavailable(operation: str) -> Iterator[None]:
+    try:
+        yield
+    except _UNAVAILABLE as exc:
+        raise BrokerUnavailableError(f"Redis unreachable during {operation}: {exc!r}") from exc
+
+
+def _entries(raw: list[Any]) -> list[Entry]:
+    """Stream entries ``[id, [field, value, ...]]`` → ``Entry(seq, event JSON)``."""
+    out = []
+    for ident, fields in raw:
+        data = next(fields[i + 1] for i in range(0, len(fields), 2) if fields[i] == b"d")
+        out.append(Entry(int(ident.split(b"-", 1)[0]), data))
+    return out
+
+
+class RedisBroker:
+    """Engine for ``redis://`` URLs: a Redis stream per feed, delivered to every process."""
+
+    def __init__(self, url: str, *, prefix: str = "ticker:", history: int = 1000,
+                 latest_max: int = 1000, command_timeout: float = 5.0,
+                 connect_timeout: float = 2.0, ping_interval: float = 5.0,
+                 pong_timeout: float = 3.0, backoff_base: float = 0.1, backoff_cap: float = 5.0,
+                 max_connections: int = 64) -> None:
+        """Create the engine; nothing connects before the first command or ``start``.
+
+        Args:
+            url: ``redis://`` or ``rediss://`` URL (redis-py syntax, options in the query).
+            prefix: put in front of every key and channel; must not contain braces.
+            history: events retained per feed (``XADD MAXLEN ~``: a little more may be kept).
+            latest_max: usable items kept in a feed's latest set.
+            command_timeout: seconds a command may take before it counts as unavailable.
+            connect_timeout: seconds to open a connection.
+            ping_interval: seconds between watchdog PINGs on the pub/sub connection.
+            pong_timeout: seconds a watchdog PONG may take before the connection counts as dead.
+            backoff_base: first reconnect delay of the listener, doubled per failure.
+            backoff_cap: longest reconnect delay of the listener.
+            max_connections: command connections; more concurrent commands wait for one.
+        """
+        self._prefix = check_prefix(prefix)  # in front of every key and channel
+        self._history = history  # MAXLEN ~ of every feed's stream
+        self._latest_max = latest_max  # size of every feed's latest set
+        self._command_timeout = command_timeout  # per command, and for SUBSCRIBE confirmations
+        self._connect_timeout = connect_timeout  # per connection attempt
+        self._ping_interval = ping_interval  # watchdog period
+        self._pong_timeout = pong_timeout  # watchdog deadline
+        self._backoff = EqualJitterBackoff(cap=backoff_cap, base=backoff_base)  # reconnect delay
+        no_retry = Retry(NoBackoff(), 0)  # a lost reply must not re-run a script: fail instead
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=command_timeout, retry=no_retry,
+            socket_timeout=command_timeout, socket_connect_timeout=connect_timeout)
+        self._redis = Redis.from_pool(pool)  # commands and scripts
+        self._listen_redis = Redis.from_url(  # only for the listener's pub/sub connection
+            url, retry=no_retry, socket_timeout=command_timeout,
+            socket_connect_timeout=connect_timeout, health_check_interval=0)
+        self._publish = self._redis.register_script(PUBLISH_LUA)  # EVALSHA, loads on NOSCRIPT
+        self._slice = self._redis.register_script(_SLICE_LUA)
+        self._head = self._redis.register_script(_HEAD_LUA)
+        self._channels: dict[bytes, str] = {}  # subscribed channel → feed
+        self._on_event: OnEvent | None = None  # the node's live delivery callback
+        self._on_resync: OnResync | None = None  # the node's "read the log now" callback
+        self._task: asyncio.Task[None] | None = None  # the supervised listener
+        self._subscribed = asyncio.Event()  # set once the first SUBSCRIBE is confirmed
+        self._policy_checked = False  # maxmemory-policy seen (or found uncheckable)
+        self._failures = 0  # consecutive listener failures, for the backoff
+        self.listener_state: ListenerState = "idle"  # for /readyz and metrics
+        self.reconnects = 0  # times the live connection was lost (each one starts a reconnect)
+        self.last_error: str | None = None  # the listener's last failure, for operators
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self, feeds: list[str], on_event: OnEvent, on_resync: OnResync) -> None:
+        """Check the eviction policy and start live delivery of ``feeds``.
+
+        Waits (up to the connect and command timeouts) for the first subscription, so events
+        published after ``start`` returns are delivered live; if Redis is down it returns anyway
+        and the listener keeps trying in the background (``listener_state`` says so).
+        """
+        self._on_event, self._on_resync = on_event, on_resync
+        self._channels = {feed_keys(self._prefix, f).channel.encode(): f for f in feeds}
+        await self._check_eviction_policy()
+        if not self._channels:
+            return
+        self.listener_state = "connecting"
+        self._task = asyncio.create_task(self._supervise(), name="ticker-redis-listener")
+        self._task.add_done_callback(self._listener_ended)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._subscribed.wait(),
+                                   self._connect_timeout + self._command_timeout)
+        if not self._subscribed.is_set():
+            logger.warning("redis listener not connected yet; it keeps retrying in the background")
+
+    async def aclose(self) -> None:
+        """Stop the listener and close every connection."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+        self.listener_state = "closed"
+        await self._listen_redis.aclose()
+        await self._redis.aclose()
+
+    async def healthy(self) -> bool:
+        try:
+            return bool(await asyncio.wait_for(self._redis.ping(), self._connect_timeout))
+        except (rex.RedisError, OSError):
+            return False
+
+    async def _check_eviction_policy(self) -> None:
+        """Warn loudly unless Redis is set never to evict keys; tolerate CONFIG being disabled."""
+        if self._policy_checked:
+            return
+        try:
+            reply = await self._redis.config_get("maxmemory-policy")
+        except rex.ResponseError as exc:  # CONFIG renamed away, or the ACL forbids it
+            self._policy_checked = True
+            logger.warning("cannot read Redis maxmemory-policy (%s); make sure it is "
+                           "'noeviction', or feed logs and idempotency records may be evicted", exc)
+            return
+        except _UNAVAILABLE as exc:
+            logger.warning("cannot reach Redis to check maxmemory-policy yet: %r", exc)
+            return  # the listener checks again once it is connected
+        self._policy_checked = True
+        values = {_text(k): _text(v) for k, v in dict(reply).items()}
+        policy = values.get("maxmemory-policy", "")
+        if policy != "noeviction":
+            logger.warning(
+                "REDIS MAXMEMORY-POLICY IS %r, NOT 'noeviction': under memory pressure Redis may "
+                "evict feed logs (readers then lose their place) and idempotency records (retried "
+                "publishes may then publish twice). Set 'maxmemory-policy noeviction'.", policy)
+
+    # -- writes and reads --------------------------------------------------------------------
+
+    async def publish(self, feed: str, change: Change,
+                      idempotency: Idempotency | None = None) -> PublishResult:
+        keys = feed_keys(self._prefix, feed)
+        names = [keys.meta, keys.log, keys.items, keys.latest]
+        fingerprint, ttl = "", 0
+        if idempotency is not None:
+            names.append(keys.idem(idempotency.scope, idempotency.key))
+            fingerprint, ttl = idempotency.fingerprint, idempotency.ttl_seconds
+        expected = "" if change.expected_version is None else str(change.expected_version)
+        args: list[bytes | str | int] = [
+            change.kind, change.body, change.item_id or "", expected, secrets.token_hex(6),
+            self._history, self._latest_max, keys.channel, feed, fingerprint, ttl]
+        with _unavailable("publish"):
+            status, epoch, seq, item = await self._publish(keys=names, args=args)
+        text = _text(status)
+        if text not in _STATUSES:
+            raise RuntimeError(f"publish.lua returned an unknown status {text!r}")
+        return PublishResult(cast(PublishStatus, text), _text(epoch), int(seq), item)
+
+    async def read(self, feed: str, epoch: str | None, after: int, limit: int) -> LogSlice:
+        keys = feed_keys(self._prefix, feed)
+        args: list[str | int] = [secrets.token_hex(6), epoch or "", after, limit]
+        with _unavailable("read"):
+            current, seq, complete, raw = await self._slice(
+                keys=[keys.meta, keys.log, keys.latest], args=args)
+        return LogSlice(_text(current), int(seq), _entries(raw), bool(complete))
+
+    async def head(self, feed: str, items: int, tail: int) -> Head:
+        keys = feed_keys(self._prefix, feed)
+        with _unavailable("head"):
+            epoch, seq, latest, raw = await self._head(
+                keys=[keys.meta, keys.log, keys.latest, keys.items],
+                args=[secrets.token_hex(6), items, tail])
+        return Head(_text(epoch), int(seq), list(latest), _entries(raw)[::-1])
+
+    async def get_item(self, feed: str, item_id: str) -> bytes | None:
+        with _unavailable("get_item"):
+            item = await self._redis.hget(feed_keys(self._prefix, feed).items, item_id)
+        return cast("bytes | None", item)
+
+    async def latest(self, feed: str, limit: int) -> list[bytes]:
+        return (await self.head(feed, limit, 0)).items
+
+    # -- live delivery -----------------------------------------------------------------------
+
+    async def _supervise(self) -> None:
+        """Run the listener forever: every failure is logged, backed off and reconnected."""
+        while True:
+            try:
+                await self._listen()
+            except Exception as exc:  # the listener must outlive every failure; it logs each
+                self.last_error = repr(exc)
+                logger.warning("redis listener lost its connection: %r", exc)
+            self._failures += 1
+            if self.listener_state == "connected":
+                self.reconnects += 1
+            self.listener_state = "reconnecting"
+            await asyncio.sleep(self._backoff.compute(self._failures))
+
+    def _listener_ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.listener_state = "closed"
+            logger.critical("redis listener died; live delivery stopped",
+                            exc_info=task.exception())
+
+    async def _listen(self) -> None:
+        """One connection's life: subscribe, confirm, resync, then deliver until it fails."""
+        pubsub = self._listen_redis.pubsub()
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(pubsub.subscribe(*self._channels),
+                                   self._connect_timeout + self._command_timeout)
+            pending = set(self._channels)
+            deadline = loop.time() + self._command_timeout
+            while pending:
+                if loop.time() >= deadline:
+                    raise rex.TimeoutError("SUBSCRIBE was not confirmed in time")
+                message = await self._next(pubsub, deadline - loop.time())
+                if message is not None and message["type"] == "subscribe":
+                    pending.discard(message["channel"])
+                elif message is not None:
+                    self._deliver(message)
+            self.listener_state = "connected"
+            self._failures = 0
+            self._subscribed.set()
+            logger.info("redis listener subscribed to %d feed channel(s)", len(self._channels))
+            await self._check_eviction_policy()
+            self._call(self._on_resync)
+            await self._watch(pubsub)
+        finally:
+            with suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+
+    async def _watch(self, pubsub: PubSub) -> None:
+        """Deliver messages; PING every interval and fail when a PONG does not arrive in time."""
+        loop = asyncio.get_running_loop()
+        ping_at = loop.time() + self._ping_interval
+        pong_by: float | None = None  # deadline of the outstanding PING, if any
+        token = b""
+        while True:
+            now = loop.time()
+            if pong_by is not None and now >= pong_by:
+                raise rex.TimeoutError(f"no PONG within {self._pong_timeout}s: half-open pub/sub")
+            if pong_by is None and now >= ping_at:
+                token = secrets.token_hex(4).encode()
+                await asyncio.wait_for(pubsub.ping(token), self._command_timeout)
+                pong_by = now + self._pong_timeout
+            wake = pong_by if pong_by is not None else ping_at
+            message = await self._next(pubsub, wake - loop.time())
+            if message is None:
+                continue
+            if message["type"] == "message":
+                self._deliver(message)
+            elif message["type"] == "pong" and message["data"] == token:
+                pong_by, ping_at = None, loop.time() + self._ping_interval
+
+    async def _next(self, pubsub: PubSub, seconds: float) -> dict[str, Any] | None:
+        """The next pub/sub message within ``seconds``, or None."""
+        seconds = max(seconds, 0.001)
+        message = await asyncio.wait_for(pubsub.get_message(timeout=seconds),
+                                         seconds + self._command_timeout)
+        return cast("dict[str, Any] | None", message)
+
+    def _deliver(self, message: dict[str, Any]) -> None:
+        feed = self._channels.get(message["channel"])
+        try:
+            epoch, seq, data = cast(bytes, message["data"]).split(b" ", 2)
+            entry = Entry(int(seq), data)
+        except (ValueError, AttributeError):
+            logger.error("ignoring a malformed message on %r", message.get("channel"))
+            return
+        if feed is not None and self._on_event is not None:
+            on_event = self._on_event
+            self._call(lambda: on_event(feed, epoch.decode(), entry))
+
+    @staticmethod
+    def _call(callback: OnResync | None) -> None:
+        """Run a node callback; its failure is the node's bug, logged, never the listener's end."""
+        if callback is None:
+            return
+        try:
+            callback()
+        except Exception:
+            logger.exception("broker callback failed")
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
