@@ -1,0 +1,407 @@
+"""Render bench/results/*.json into docs/benchmarks.md and docs/images/bench-*.png.
+
+The text between ``<!-- analysis:begin -->`` and ``<!-- analysis:end -->`` in an existing
+docs/benchmarks.md is written by people and kept across re-renders; everything else is generated.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+Json = dict[str, Any]
+
+ORDER = ["ticker-redis", "ticker-memory", "socketio", "ws", "starlette"]
+COLORS = {
+    "ticker-redis": "#d62728",
+    "ticker-memory": "#ff9896",
+    "socketio": "#1f77b4",
+    "ws": "#2ca02c",
+    "starlette": "#9467bd",
+}
+BEGIN = "<!-- analysis:begin -->"
+END = "<!-- analysis:end -->"
+DEFAULT_ANALYSIS = """\
+## Where ticker loses, and why
+
+_(Written after each full run by whoever ran it; kept across re-renders.)_
+
+### Profile
+
+> **PLACEHOLDER — for the core engineer.** Where the server's time goes (py-spy / pyinstrument
+> on the burst at N = 5,000 and the 20 items/s run at N = 10,000), and what the profile says
+> about any target above that is not met.
+"""
+
+
+def load(results: Path) -> list[Json]:
+    runs = []
+    for path in sorted(results.glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except ValueError:
+            continue
+        if isinstance(data, dict) and "server" in data and "n" in data:
+            runs.append(data)
+    runs.sort(key=lambda r: (r["deflate"], r["n"], _rank(r["server"])))
+    return runs
+
+
+def _rank(name: str) -> int:
+    return ORDER.index(name) if name in ORDER else len(ORDER)
+
+
+def _f(x: float | None, digits: int = 1) -> str:
+    if x is None:
+        return "–"
+    return f"{x:,.{digits}f}"
+
+
+def _phase(run: Json, name: str) -> Json | None:
+    if not run.get("ok"):
+        return None
+    phase: Json | None = run.get("phases", {}).get(name)
+    return phase
+
+
+def tail_after_publish_s(ph: Json) -> float:
+    """How long after the last publish call returned the last delivery arrived."""
+    end_ns = ph["first_send_ns"] + ph["publish_s"] * 1e9
+    return max(0.0, (ph["last_recv_ns"] - end_ns) / 1e9)
+
+
+def _status(ph: Json) -> str:
+    bad = ph["lost"] + ph["dup"] + ph["out_of_order"]
+    ok = "ok" if bad == 0 else "**"
+    s = f"{ph['lost']:,} / {ph['dup']:,} / {ph['out_of_order']:,}"
+    if ph["reason"] != "complete":
+        s += f" ({ph['reason']})"
+    if ph.get("closed_during"):
+        s += f", {ph['closed_during']:,} closed"
+    return s if ok == "ok" else f"**{s}**"
+
+
+def phase_table(runs: Iterable[Json], name: str) -> list[str]:
+    head = (
+        "| server | N | deliveries/s | p50 ms | p99 ms | max ms | last delivery after last "
+        "publish, s | server CPU µs/delivery | lost / dup / out-of-order | loadgen CPU util |"
+    )
+    lines = [head, "|" + "---|" * 10]
+    for run in runs:
+        ph = _phase(run, name)
+        label = run["label"] + (" + deflate" if run["deflate"] else "")
+        if ph is None:
+            err = run.get("error", "no data")
+            lines.append(f"| {label} | {run['n']:,} | failed: {err} |" + " |" * 7)
+            continue
+        lat = ph["lat_ms"]
+        lines.append(
+            f"| {label} | {run['n']:,} | {_f(ph['deliveries_per_s'], 0)} | {_f(lat['p50'])} | "
+            f"{_f(lat['p99'])} | {_f(lat['max'])} | {_f(tail_after_publish_s(ph), 2)} | "
+            f"{_f(ph['server_us_per_delivery'], 2)} | {_status(ph)} | "
+            f"{_f(ph['loadgen_util'], 2)} |"
+        )
+    return lines
+
+
+def conn_table(runs: Iterable[Json]) -> list[str]:
+    lines = [
+        "| server | N | readers ready | connect rate /s | server RSS idle, MiB | RSS with N "
+        "readers, MiB | RSS per reader, KB | Redis CPU µs per item (rate / burst) |",
+        "|" + "---|" * 8,
+    ]
+    for run in runs:
+        if not run.get("ok"):
+            continue
+        c = run["connect"]
+        label = run["label"] + (" + deflate" if run["deflate"] else "")
+        redis = "–"
+        rate, burst = _phase(run, "rate"), _phase(run, "burst")
+        if rate and burst and rate.get("redis_us_per_item") is not None:
+            redis = f"{_f(rate['redis_us_per_item'], 0)} / {_f(burst['redis_us_per_item'], 0)}"
+        lines.append(
+            f"| {label} | {run['n']:,} | {c['ready']:,} | {_f(c['connect_rate'], 0)} | "
+            f"{_f(run['rss_idle_kb'] / 1024)} | {_f(run['rss_n_kb'] / 1024)} | "
+            f"{_f(run['rss_per_conn_kb'], 2)} | {redis} |"
+        )
+    return lines
+
+
+def _find(runs: list[Json], server: str, n: int, deflate: bool = False) -> Json | None:
+    for r in runs:
+        if r["server"] == server and r["n"] == n and r["deflate"] == deflate and r.get("ok"):
+            return r
+    return None
+
+
+def targets(runs: list[Json]) -> list[str]:
+    lines = ["| target | measured | met? |", "|---|---|---|"]
+
+    def row(target: str, measured: str, met: bool | None) -> None:
+        verdict = "–" if met is None else ("yes" if met else "**no**")
+        lines.append(f"| {target} | {measured} | {verdict} |")
+
+    t5, s5 = _find(runs, "ticker-redis", 5000), _find(runs, "socketio", 5000)
+    if t5 and s5:
+        tb, sb = t5["phases"]["burst"], s5["phases"]["burst"]
+        if tb["server_us_per_delivery"] and sb["server_us_per_delivery"]:
+            ratio = tb["server_us_per_delivery"] / sb["server_us_per_delivery"]
+            row("burst, N = 5,000: server CPU per delivery ≤ 0.3× Socket.IO's",
+                f"{tb['server_us_per_delivery']:.2f} vs {sb['server_us_per_delivery']:.2f} µs "
+                f"= {ratio:.2f}×", ratio <= 0.3)
+    for n, limit in ((5000, 100.0), (10000, 300.0)):
+        t = _find(runs, "ticker-redis", n)
+        if t:
+            p99 = t["phases"]["rate"]["lat_ms"]["p99"]
+            row(f"20 items/s, N = {n:,}: p99 ≤ {limit:.0f} ms", f"{p99:.1f} ms", p99 <= limit)
+    t1 = _find(runs, "ticker-redis", 1000)
+    peers = [r for r in runs if r["n"] == 1000 and not r["deflate"] and r.get("ok")
+             and r["server"] in ("socketio", "ws", "starlette")]
+    if t1 and peers:
+        best = min(peers, key=lambda r: r["phases"]["rate"]["lat_ms"]["p99"])
+        tp = t1["phases"]["rate"]["lat_ms"]["p99"]
+        bp = best["phases"]["rate"]["lat_ms"]["p99"]
+        row("20 items/s, N = 1,000: p99 no worse than the best peer's",
+            f"{tp:.1f} ms vs {bp:.1f} ms ({best['label']})", tp <= bp)
+    t10 = _find(runs, "ticker-redis", 10000)
+    if t10:
+        row("≤ 10 KB RSS per idle reader (N = 10,000)", f"{t10['rss_per_conn_kb']:.2f} KB",
+            t10["rss_per_conn_kb"] <= 10)
+        bad = sum(t10["phases"][p][k] for p in ("rate", "burst")
+                  for k in ("lost", "dup", "out_of_order"))
+        closed = sum(t10["phases"][p].get("closed_during", 0) for p in ("rate", "burst"))
+        row("10,000 readers on one process: 0 lost, 0 duplicated, 0 out of order",
+            f"{bad} bad deliveries, {closed} readers closed", bad == 0 and closed == 0)
+    if t1 and t10:
+        a = t1["phases"]["burst"].get("redis_us_per_item")
+        b = t10["phases"]["burst"].get("redis_us_per_item")
+        if a is not None and b is not None:
+            row("Redis work per event constant as N grows (burst, Redis CPU per item)",
+                f"{a:.0f} µs at N = 1,000, {b:.0f} µs at N = 10,000",
+                None if a == 0 else b <= max(2 * a, a + 50))
+    return lines
+
+
+def loadgen_table(runs: list[Json]) -> list[str]:
+    lines = [
+        "| run | phase | deliveries/s | loadgen CPU s | loadgen util | loadgen µs/delivery | "
+        "reads | frames |",
+        "|" + "---|" * 8,
+    ]
+    rows = []
+    for run in runs:
+        for name in ("rate", "burst"):
+            ph = _phase(run, name)
+            if ph:
+                rows.append((ph["deliveries_per_s"], run, name, ph))
+    rows.sort(key=lambda x: -x[0])
+    for _, run, name, ph in rows[:8]:
+        label = run["label"] + (" + deflate" if run["deflate"] else "")
+        lines.append(
+            f"| {label}, N = {run['n']:,} | {name} | {_f(ph['deliveries_per_s'], 0)} | "
+            f"{_f(ph['loadgen_cpu_s'], 2)} | {_f(ph['loadgen_util'], 2)} | "
+            f"{_f(ph['loadgen_us_per_delivery'], 2)} | {ph['reads']:,} | {ph['frames']:,} |"
+        )
+    return lines
+
+
+def plots(runs: list[Json], images: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    images.mkdir(parents=True, exist_ok=True)
+    made: list[str] = []
+    plain = [r for r in runs if not r["deflate"] and r.get("ok")]
+    for n in sorted({r["n"] for r in plain}):
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+        for ax, phase, title in ((axes[0], "rate", "20 items/s for 5 s"),
+                                 (axes[1], "burst", "burst of 200, 8 in flight")):
+            for run in plain:
+                if run["n"] != n:
+                    continue
+                cdf = run["phases"][phase]["cdf"]
+                xs = [max(p[0], 0.01) for p in cdf]
+                ys = [p[1] for p in cdf]
+                ax.plot(xs, ys, label=run["label"], color=COLORS.get(run["server"]), lw=1.8)
+            ax.set_xscale("log")
+            ax.set_xlabel("latency, ms (publish request sent → reader has the frame)")
+            ax.set_title(f"N = {n:,} readers: {title}")
+            ax.grid(True, which="both", alpha=0.3)
+        axes[0].set_ylabel("fraction of deliveries")
+        axes[1].legend(loc="lower right", fontsize=8)
+        fig.tight_layout()
+        name = f"bench-latency-cdf-n{n}.png"
+        fig.savefig(images / name, dpi=110)
+        plt.close(fig)
+        made.append(name)
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, phase, title in ((axes[0], "rate", "20 items/s"), (axes[1], "burst", "burst")):
+        for server in ORDER:
+            pts = sorted((r["n"], r["phases"][phase]["server_us_per_delivery"])
+                         for r in plain if r["server"] == server
+                         and r["phases"][phase]["server_us_per_delivery"])
+            if not pts:
+                continue
+            label = next(r["label"] for r in plain if r["server"] == server)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label,
+                    color=COLORS.get(server), lw=1.8)
+        ax.set_xscale("log")
+        ax.set_xlabel("readers (N)")
+        ax.set_ylabel("server CPU µs per delivery")
+        ax.set_title(f"Server CPU per delivery: {title}")
+        ax.set_ylim(bottom=0)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(images / "bench-cpu-per-delivery.png", dpi=110)
+    plt.close(fig)
+    made.append("bench-cpu-per-delivery.png")
+    return made
+
+
+def machine_section(runs: list[Json]) -> list[str]:
+    m = next((r["machine"] for r in reversed(runs) if r.get("machine")), None)
+    if not m:
+        return []
+    node = ", ".join(f"{k} {v}" for k, v in m.get("node_packages", {}).items())
+    py = ", ".join(f"{k} {v}" for k, v in m.get("python_packages", {}).items())
+    return [
+        f"- CPU: {m['cpu']}, {m['cores']} cores; {m['mem_gib']} GiB memory; {m['os']}, "
+        f"kernel {m['kernel']}",
+        f"- Python {m['python']} ({py}); Node {m['node']} ({node})",
+        f"- {m['redis']}",
+        f"- compiler: {m['cc']}",
+        f"- ticker at commit `{m['git']}`",
+        "- The machine is shared: other engineers ran test suites on it during the runs, so "
+        "absolute numbers carry noise of a few percent to tens of percent; ratios from the same "
+        "run are the figures to compare.",
+    ]
+
+
+def render(results: Path, doc: Path, images: Path) -> None:
+    runs = load(results)
+    if not runs:
+        raise SystemExit(f"no results in {results}")
+    analysis = DEFAULT_ANALYSIS
+    if doc.exists():
+        old = doc.read_text()
+        if BEGIN in old and END in old:
+            analysis = old[old.index(BEGIN) + len(BEGIN):old.index(END)].strip("\n") + "\n"
+    pngs = plots(runs, images)
+    plain = [r for r in runs if not r["deflate"]]
+    deflate = [r for r in runs if r["deflate"]]
+    out: list[str] = [
+        "# Benchmarks: WebSocket fan-out",
+        "",
+        "<!-- Generated by `python bench/run.py` from bench/results/*.json. Only the analysis "
+        "section between the markers is kept when it is re-rendered. -->",
+        "",
+        "ticker's WebSocket fan-out against three peers on the same path — HTTP POST → Redis → "
+        "fan-out to N readers — on one machine: the server pinned to core 0; the C load "
+        "generator (`bench/loadgen.c`), the publisher and Redis pinned to core 1. "
+        "`bench/README.md` explains how it works and what each number means.",
+        "",
+        "Peers: **Socket.IO 4 + @socket.io/redis-adapter** (`io.emit` through the adapter), "
+        "**Node `ws` + Redis** (a Redis subscriber `send`s each message to every client: the "
+        "upper reference for a Node server), **starlette + redis-py** (a listener task `await`s "
+        "`websocket.send_text` per client: what a typical Python team writes). "
+        "**ticker (Redis)** runs with `REDIS_URL`; **ticker (embedded)** on its in-process "
+        "broker.",
+        "",
+        "## Targets (issue 3)",
+        "",
+        *targets(runs),
+        "",
+        "## 20 items/s for 5 s",
+        "",
+        "Offered load is N × 20 deliveries/s. A server that keeps up delivers at that rate with "
+        "a flat latency; one that falls behind shows latency growing through the run and a last "
+        "delivery long after the last publish.",
+        "",
+        *phase_table(plain, "rate"),
+        "",
+        "## Burst: 200 items, 8 publish requests in flight",
+        "",
+        "deliveries/s = N × 200 / (last delivery − first publish): the server's fan-out "
+        "throughput on one core.",
+        "",
+        *phase_table(plain, "burst"),
+        "",
+        "## Connections and memory",
+        "",
+        *conn_table(runs),
+        "",
+    ]
+    if deflate:
+        out += [
+            "## permessage-deflate offered (as browsers do)",
+            "",
+            "The load generator offers `permessage-deflate; client_max_window_bits` and inflates "
+            "what the server compresses. The 'readers ready' column of the table above counts "
+            "connections; the load generator's JSON in bench/results/ records on how many the "
+            "server accepted the extension.",
+            "",
+            "| server | N | deflate accepted | phase | deliveries/s | p50 ms | p99 ms | "
+            "server CPU µs/delivery | bytes received | lost / dup / out-of-order |",
+            "|" + "---|" * 10,
+        ]
+        for run in deflate:
+            for name in ("rate", "burst"):
+                ph = _phase(run, name)
+                if not ph:
+                    continue
+                out.append(
+                    f"| {run['label']} | {run['n']:,} | {run['connect']['deflate']:,} | {name} | "
+                    f"{_f(ph['deliveries_per_s'], 0)} | {_f(ph['lat_ms']['p50'])} | "
+                    f"{_f(ph['lat_ms']['p99'])} | {_f(ph['server_us_per_delivery'], 2)} | "
+                    f"{ph['bytes']:,} | {_status(ph)} |"
+                )
+        out.append("")
+    out += ["## Plots", ""]
+    for name in pngs:
+        out += [f"![{name}](images/{name})", ""]
+    out += [
+        "## The load generator keeps up",
+        "",
+        "The load generator is one epoll thread on core 1 (shared with the publisher and Redis). "
+        "'loadgen util' is its CPU time divided by the time from the first publish to the last "
+        "delivery: well below 1.0 means it was waiting for the server, not the other way round. "
+        "The busiest phases of this run:",
+        "",
+        *loadgen_table(runs),
+        "",
+        "## Machine",
+        "",
+        *machine_section(runs),
+        "",
+        "## Reproduce",
+        "",
+        "```sh",
+        "python3 bench/run.py                 # everything: builds the loadgen, installs the "
+        "peers, runs, renders",
+        "python3 bench/run.py --quick         # N = 1,000, ticker (Redis) and the ws peer",
+        "python3 bench/run.py --only ticker-redis,socketio --n 5000",
+        "python3 bench/run.py --render        # re-render this page from bench/results/*.json",
+        "```",
+        "",
+        BEGIN,
+        analysis.rstrip("\n"),
+        END,
+        "",
+    ]
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text("\n".join(out))
+
+
+if __name__ == "__main__":
+    import sys
+
+    here = Path(__file__).resolve().parent
+    docs = here.parent / "docs"
+    render(here / "results", docs / "benchmarks.md", docs / "images")
+    sys.exit(0)

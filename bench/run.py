@@ -1,0 +1,743 @@
+"""ticker's WebSocket fan-out benchmark: ticker against Socket.IO, starlette and raw Node `ws`.
+
+For every server and every N: start an own Redis, start the server pinned to core 0, start the C
+load generator (bench/loadgen.c) pinned to core 1 with N readers, then publish through the real
+HTTP publish path: (a) 20 items/s for 5 s, (b) a burst of 200 items with 8 requests in flight.
+Writes bench/results/*.json and renders docs/benchmarks.md and docs/images/bench-*.png.
+
+    python bench/run.py                 # the full matrix (about 10-15 minutes)
+    python bench/run.py --quick         # N = 1000, ticker + ws peer, no deflate run
+    python bench/run.py --only ticker-redis,socketio --n 5000
+    python bench/run.py --render        # re-render docs from bench/results/*.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import json
+import os
+import platform
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+VENV = BENCH / ".venv"
+BUILD = BENCH / "build"
+RESULTS = BENCH / "results"
+LOGS = RESULTS / "logs"
+DOCS = ROOT / "docs"
+IMAGES = DOCS / "images"
+LOADGEN = BUILD / "loadgen"
+
+SERVER_CORE = "0"
+CLIENT_CORE = "1"
+FEED = "en"
+RATE_ITEMS_PER_S = 20
+RATE_SECONDS = 5
+BURST_ITEMS = 200
+BURST_IN_FLIGHT = 8
+WARMUP_ITEMS = 3
+ALL_N = (1000, 5000, 10000)
+QUICK_N = (1000,)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+Json = dict[str, Any]
+
+
+# --------------------------------------------------------------------------- servers
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    label: str
+    dialect: str  # loadgen dialect: json | sio
+    ready: str  # loadgen readiness: open (101 received) | ack (subscribe ack received)
+    path: str
+    redis: bool  # uses Redis
+    ticker: bool = False
+    deflate_capable: bool = True
+
+    def command(self, port: int, deflate: bool) -> list[str]:
+        node = shutil.which("node") or "node"
+        py = str(VENV / "bin" / "python")
+        extra = ["--deflate"] if deflate else []
+        if self.ticker:
+            ticker = str(VENV / "bin" / "ticker")
+            return [ticker, "serve", "--host", "127.0.0.1", "--port", str(port)]
+        if self.name == "socketio":
+            return [node, str(BENCH / "peers" / "socketio_peer.js"), "--port", str(port), *extra]
+        if self.name == "ws":
+            return [node, str(BENCH / "peers" / "ws_peer.js"), "--port", str(port), *extra]
+        if self.name == "starlette":
+            return [py, str(BENCH / "peers" / "starlette_peer.py"), "--port", str(port), *extra]
+        raise ValueError(self.name)
+
+
+SERVERS: dict[str, Server] = {
+    s.name: s
+    for s in (
+        Server("ticker-redis", "ticker (Redis)", "json", "ack", f"/ws?feed={FEED}", True,
+               ticker=True),
+        Server("ticker-memory", "ticker (embedded)", "json", "ack", f"/ws?feed={FEED}", False,
+               ticker=True),
+        Server("socketio", "Socket.IO 4 + redis-adapter", "sio", "ack",
+               "/socket.io/?EIO=4&transport=websocket", True),
+        Server("ws", "Node ws + Redis", "json", "open", "/ws", True),
+        Server("starlette", "starlette + redis-py", "json", "open", "/ws", True),
+    )
+}
+DEFAULT_ORDER = ["ticker-redis", "socketio", "ws", "starlette", "ticker-memory"]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def log(msg: str) -> None:
+    print(f"\r\033[K{time.strftime('%H:%M:%S')} {msg}", flush=True)
+
+
+class Progress:
+    """One status line, rewritten in place on a terminal; throttled lines otherwise."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stdout.isatty()
+        self.prefix = ""
+        self.last = 0.0
+
+    def show(self, text: str) -> None:
+        now = time.monotonic()
+        if self.tty:
+            sys.stdout.write(f"\r\033[K{self.prefix} {text}"[:200])
+            sys.stdout.flush()
+        elif now - self.last > 5:
+            print(f"{time.strftime('%H:%M:%S')} {self.prefix} {text}", flush=True)
+            self.last = now
+
+
+PROGRESS = Progress()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def raise_nofile() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def process_tree(pid: int) -> list[int]:
+    pids = [pid]
+    i = 0
+    while i < len(pids):
+        p = pids[i]
+        i += 1
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                pids.extend(int(c) for c in (task / "children").read_text().split())
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    total = 0
+    for p in process_tree(pid):
+        with contextlib.suppress(OSError):
+            stat = Path(f"/proc/{p}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLK_TCK
+
+
+def rss_kb(pid: int) -> int:
+    total = 0
+    for p in process_tree(pid):
+        with contextlib.suppress(OSError):
+            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * PAGE_KB
+    return total
+
+
+def run_checked(cmd: list[str], **kw: Any) -> None:
+    log("$ " + " ".join(cmd))
+    subprocess.run(cmd, check=True, **kw)
+
+
+# --------------------------------------------------------------------------- setup
+
+
+def in_venv() -> bool:
+    return Path(sys.prefix).resolve() == VENV.resolve()
+
+
+def bootstrap_venv() -> None:
+    """Create bench/.venv with the requirements and re-run this script inside it."""
+    if not (VENV / "bin" / "python").exists():
+        run_checked([sys.executable, "-m", "venv", str(VENV)])
+    stamp = VENV / ".requirements"
+    req = (BENCH / "requirements.txt").read_text()
+    if not stamp.exists() or stamp.read_text() != req:
+        pip = str(VENV / "bin" / "pip")
+        run_checked([pip, "install", "-q", "-r", str(BENCH / "requirements.txt")])
+        stamp.write_text(req)
+    os.execv(str(VENV / "bin" / "python"), [str(VENV / "bin" / "python"), *sys.argv])
+
+
+def ticker_available() -> bool:
+    pkg = ROOT / "ticker"
+    return (pkg / "cli.py").exists() or (pkg / "cli" / "__init__.py").exists()
+
+
+def install_ticker() -> bool:
+    if not ticker_available():
+        return False
+    if not (VENV / "bin" / "ticker").exists():
+        run_checked([str(VENV / "bin" / "pip"), "install", "-q", "-e", str(ROOT)])
+    return (VENV / "bin" / "ticker").exists()
+
+
+def install_node() -> None:
+    lock = BENCH / "node_modules" / ".package-lock.json"
+    pkg = BENCH / "package.json"
+    if not lock.exists() or lock.stat().st_mtime < pkg.stat().st_mtime:
+        run_checked(["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=BENCH)
+
+
+def build_loadgen() -> None:
+    src = BENCH / "loadgen.c"
+    BUILD.mkdir(exist_ok=True)
+    if LOADGEN.exists() and LOADGEN.stat().st_mtime >= src.stat().st_mtime:
+        return
+    if not Path("/usr/include/zlib.h").exists():
+        raise SystemExit("zlib headers missing: apt-get install zlib1g-dev")
+    cc = os.environ.get("CC", "cc")
+    run_checked([cc, "-O2", "-Wall", "-o", str(LOADGEN), str(src), "-lz"])
+
+
+# --------------------------------------------------------------------------- processes
+
+
+class Proc:
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str] | None = None,
+                 core: str | None = None) -> None:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.logpath = LOGS / f"{name}.log"
+        self.logfile = self.logpath.open("w")
+        full = ["taskset", "-c", core, *cmd] if core is not None else cmd
+        self.popen = subprocess.Popen(
+            full, stdout=self.logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})}, cwd=BENCH, start_new_session=True,
+        )
+        self.pid = self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.alive():
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+        self.logfile.close()
+
+    def tail(self, n: int = 15) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.logpath.read_text(errors="replace").splitlines()[-n:])
+        return ""
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]], limit_s: float, what: str,
+                   proc: Proc | None = None) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if proc is not None and not proc.alive():
+            raise RuntimeError(f"{proc.name} exited while waiting for {what}:\n{proc.tail()}")
+        with contextlib.suppress(Exception):
+            if await check():
+                return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def start_redis(tag: str) -> tuple[Proc, int]:
+    port = free_port()
+    proc = Proc(f"{tag}-redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                 "--save", "", "--appendonly", "no"], core=CLIENT_CORE)
+    return proc, port
+
+
+async def redis_ping(port: int) -> bool:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"PING\r\n")
+    await writer.drain()
+    line = await asyncio.wait_for(reader.readline(), 1)
+    writer.close()
+    return line.startswith(b"+PONG")
+
+
+class Loadgen:
+    """The C load generator, driven over stdin/stdout JSON lines."""
+
+    def __init__(self) -> None:
+        self.proc: asyncio.subprocess.Process | None = None
+        self.events: asyncio.Queue[Json] = asyncio.Queue()
+        self.reader: asyncio.Task[None] | None = None
+        self.lines: list[str] = []
+
+    async def start(self, args: list[str]) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            "taskset", "-c", CLIENT_CORE, str(LOADGEN), *args,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            limit=1 << 20,
+        )
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        async for raw in self.proc.stdout:
+            line = raw.decode(errors="replace").strip()
+            if not line:
+                continue
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                self.lines.append(line)
+                continue
+            if ev.get("event") == "progress":
+                if "phase" in ev:
+                    PROGRESS.show(f"{ev['phase']}: {ev['deliveries']:,}/{ev['expected']:,} "
+                                  f"deliveries, {ev['open']:,} open")
+                else:
+                    PROGRESS.show(f"connecting: {ev['ready']:,} ready, {ev['failed']} failed")
+                continue
+            if ev.get("event") == "warn":
+                self.lines.append(line)
+                if len(self.lines) < 20:
+                    log(f"loadgen: {ev.get('message')}")
+                continue
+            await self.events.put(ev)
+        await self.events.put({"event": "eof"})
+
+    async def send(self, cmd: str) -> None:
+        assert self.proc is not None and self.proc.stdin is not None
+        self.proc.stdin.write(cmd.encode() + b"\n")
+        await self.proc.stdin.drain()
+
+    async def expect(self, kind: str, limit_s: float) -> Json:
+        deadline = time.monotonic() + limit_s
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeError(f"loadgen: no {kind} event within {limit_s:.0f}s")
+            ev = await asyncio.wait_for(self.events.get(), left)
+            if ev.get("event") == kind:
+                return ev
+            if ev.get("event") in ("fatal", "eof"):
+                raise RuntimeError(f"loadgen failed: {ev}")
+
+    async def quit(self) -> Json:
+        bye: Json = {}
+        if self.proc is None:
+            return bye
+        with contextlib.suppress(Exception):
+            await self.send("quit")
+            bye = await self.expect("bye", 30)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.proc.wait(), 10)
+        if self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+        return bye
+
+
+# --------------------------------------------------------------------------- publishing
+
+
+@dataclass
+class Publisher:
+    base: str
+    token: str | None
+    statuses: dict[str, int] = field(default_factory=dict)
+    times_ms: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        import httpx
+
+        headers = {"content-type": "application/json"}
+        if self.token:
+            headers["authorization"] = f"Bearer {self.token}"
+        limits = httpx.Limits(max_connections=BURST_IN_FLIGHT,
+                              max_keepalive_connections=BURST_IN_FLIGHT)
+        self.client = httpx.AsyncClient(base_url=self.base, headers=headers, limits=limits,
+                                        timeout=30.0)
+        self.url = f"/api/v1/feeds/{FEED}/items"
+
+    async def publish(self, seq: int) -> None:
+        sent = time.time_ns()
+        body = json.dumps({"text": f"bench:{seq}:{sent}"})
+        try:
+            r = await self.client.post(self.url, content=body)
+            key = str(r.status_code)
+        except Exception as exc:  # the run reports it; one failed publish is not fatal
+            key = type(exc).__name__
+        self.times_ms.append((time.time_ns() - sent) / 1e6)
+        self.statuses[key] = self.statuses.get(key, 0) + 1
+
+    def take(self) -> Json:
+        t = sorted(self.times_ms)
+        out = {
+            "statuses": dict(self.statuses),
+            "p50_ms": round(t[len(t) // 2], 3) if t else None,
+            "max_ms": round(t[-1], 3) if t else None,
+        }
+        self.statuses.clear()
+        self.times_ms.clear()
+        return out
+
+    async def at_rate(self, first: int, count: int, per_s: float) -> None:
+        start = time.monotonic()
+        sem = asyncio.Semaphore(BURST_IN_FLIGHT)
+        tasks = []
+
+        async def one(seq: int) -> None:
+            async with sem:
+                await self.publish(seq)
+
+        for k in range(count):
+            delay = start + k / per_s - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(first + k)))
+        await asyncio.gather(*tasks)
+
+    async def burst(self, first: int, count: int, in_flight: int) -> None:
+        queue = iter(range(first, first + count))
+
+        async def worker() -> None:
+            for seq in queue:
+                await self.publish(seq)
+
+        await asyncio.gather(*(worker() for _ in range(in_flight)))
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+# --------------------------------------------------------------------------- one run
+
+
+@dataclass
+class RunConfig:
+    server: Server
+    n: int
+    deflate: bool = False
+    idle_ms: int = 5000
+    max_drain_ms: int = 60000
+
+    @property
+    def tag(self) -> str:
+        return f"{self.server.name}-n{self.n}" + ("-deflate" if self.deflate else "")
+
+
+async def http_ok(url: str) -> bool:
+    import httpx
+
+    async with httpx.AsyncClient(timeout=2) as c:
+        return (await c.get(url)).status_code == 200
+
+
+async def make_token(env: dict[str, str]) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        str(VENV / "bin" / "ticker"), "token", "create", "--sub", "bench", "--role", "editor",
+        "--feeds", FEED, env={**os.environ, **env}, stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"ticker token create exited {proc.returncode}")
+    return out.decode().strip()
+
+
+async def run_phase(name: str, lg: Loadgen, pub: Publisher, server: Proc, redis: Proc | None,
+                    first: int, count: int, go: Callable[[], Awaitable[None]],
+                    cfg: RunConfig) -> Json:
+    PROGRESS.prefix = f"{cfg.tag} {name}"
+    await lg.send(f"phase {name} {first} {first + count - 1}")
+    cpu0 = cpu_seconds(server.pid)
+    rcpu0 = cpu_seconds(redis.pid) if redis else 0.0
+    pcpu0 = time.process_time()
+    t0 = time.monotonic()
+    await go()
+    publish_s = time.monotonic() - t0
+    pcpu1 = time.process_time()
+    await lg.send("end")
+    res = await lg.expect("phase", cfg.max_drain_ms / 1000 + publish_s + 60)
+    cpu1 = cpu_seconds(server.pid)
+    rcpu1 = cpu_seconds(redis.pid) if redis else 0.0
+    deliveries = res["deliveries"]
+    server_cpu = cpu1 - cpu0
+    res.update({
+        "publish_s": round(publish_s, 4),
+        "publish": pub.take(),
+        "publisher_cpu_s": round(pcpu1 - pcpu0, 4),
+        "server_cpu_s": round(server_cpu, 3),
+        "server_us_per_delivery": round(server_cpu * 1e6 / deliveries, 3) if deliveries else None,
+        "redis_cpu_s": round(rcpu1 - rcpu0, 3) if redis else None,
+        "redis_us_per_item": round((rcpu1 - rcpu0) * 1e6 / count, 1) if redis else None,
+    })
+    lat = res["lat_ms"]
+    log(f"  {name:5s} {deliveries:>9,} deliveries ({res['reason']}), "
+        f"{res['deliveries_per_s']:>9,.0f}/s, p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms, "
+        f"max {lat['max']:.1f} ms, lost {res['lost']}, dup {res['dup']}, "
+        f"ooo {res['out_of_order']}, server {res['server_us_per_delivery']} us/delivery, "
+        f"loadgen util {res['loadgen_util']:.2f}")
+    return res
+
+
+async def one_run(cfg: RunConfig) -> Json:
+    s = cfg.server
+    tag = cfg.tag
+    PROGRESS.prefix = tag
+    log(f"== {tag}: {s.label}, N={cfg.n}{', permessage-deflate offered' if cfg.deflate else ''}")
+    result: Json = {"server": s.name, "label": s.label, "n": cfg.n, "deflate": cfg.deflate,
+                    "ok": False, "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    redis: Proc | None = None
+    server: Proc | None = None
+    lg = Loadgen()
+    pub: Publisher | None = None
+    try:
+        env: dict[str, str] = {}
+        if s.redis:
+            redis, rport = start_redis(tag)
+            await wait_for(lambda: redis_ping(rport), 10, "redis", redis)
+            env["REDIS_URL"] = f"redis://127.0.0.1:{rport}/0"
+        token: str | None = None
+        if s.ticker:
+            env["TICKER_SECRET"] = secrets.token_urlsafe(32)
+            env["TICKER_PUBLISH_RATE"] = "1000000/minute"
+            token = await make_token(env)
+        port = free_port()
+        server = Proc(tag, s.command(port, cfg.deflate), env=env, core=SERVER_CORE)
+        base = f"http://127.0.0.1:{port}"
+        await wait_for(lambda: http_ok(base + "/healthz"), 60, "server /healthz", server)
+        pub = Publisher(base, token)
+        for seq in range(WARMUP_ITEMS):
+            await pub.publish(seq)
+        result["warmup_publish"] = pub.take()
+        await asyncio.sleep(1.0)
+        rss0 = rss_kb(server.pid)
+        cpu_connect0 = cpu_seconds(server.pid)
+
+        args = ["--port", str(port), "--n", str(cfg.n), "--dialect", s.dialect, "--path", s.path,
+                "--ready", s.ready, "--idle-ms", str(cfg.idle_ms),
+                "--max-drain-ms", str(cfg.max_drain_ms)]
+        if cfg.deflate:
+            args.append("--deflate")
+        await lg.start(args)
+        ready = await lg.expect("ready", 180)
+        result["connect"] = ready
+        result["server_connect_cpu_s"] = round(cpu_seconds(server.pid) - cpu_connect0, 3)
+        log(f"  {ready['ready']:,}/{cfg.n:,} readers ready in {ready['connect_s']:.2f}s "
+            f"({ready['connect_rate']:,.0f}/s), {ready['failed']} failed"
+            + (f", deflate accepted on {ready['deflate']}" if cfg.deflate else ""))
+        await asyncio.sleep(2.0)
+        rss_n = rss_kb(server.pid)
+        result["rss_idle_kb"] = rss0
+        result["rss_n_kb"] = rss_n
+        result["rss_per_conn_kb"] = round((rss_n - rss0) / max(ready["ready"], 1), 2)
+
+        phases: Json = {}
+        rate_first, rate_count = 100, RATE_ITEMS_PER_S * RATE_SECONDS
+        burst_first = rate_first + rate_count + 100
+        phases["rate"] = await run_phase(
+            "rate", lg, pub, server, redis, rate_first, rate_count,
+            functools.partial(pub.at_rate, rate_first, rate_count, RATE_ITEMS_PER_S), cfg)
+        phases["rate"]["offered_items_per_s"] = RATE_ITEMS_PER_S
+        phases["burst"] = await run_phase(
+            "burst", lg, pub, server, redis, burst_first, BURST_ITEMS,
+            functools.partial(pub.burst, burst_first, BURST_ITEMS, BURST_IN_FLIGHT), cfg)
+        phases["burst"]["in_flight"] = BURST_IN_FLIGHT
+        result["phases"] = phases
+        result["rss_after_kb"] = rss_kb(server.pid)
+        result["ok"] = True
+    except Exception as exc:
+        result["error"] = f"{type(exc).__name__}: {exc}"
+        log(f"  FAILED: {result['error']}")
+        if server is not None:
+            log(server.tail())
+    finally:
+        result["loadgen_bye"] = await lg.quit()
+        if pub is not None:
+            await pub.close()
+        if server is not None:
+            server.stop()
+        if redis is not None:
+            redis.stop()
+    return result
+
+
+# --------------------------------------------------------------------------- the matrix
+
+
+def machine() -> Json:
+    def cmd(*a: str) -> str:
+        try:
+            return subprocess.run(a, capture_output=True, text=True, check=False).stdout.strip()
+        except OSError:
+            return "?"
+
+    model = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    node_pkgs: Json = {}
+    for pkg in ("socket.io", "@socket.io/redis-adapter", "ws", "redis"):
+        with contextlib.suppress(OSError, ValueError):
+            node_pkgs[pkg] = json.loads(
+                (BENCH / "node_modules" / pkg / "package.json").read_text())["version"]
+    py_pkgs: Json = {}
+    from importlib import metadata
+
+    for pkg in ("starlette", "uvicorn", "uvloop", "httptools", "websockets", "redis", "ticker"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            py_pkgs[pkg] = metadata.version(pkg)
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "mem_gib": round(mem_gib, 1),
+        "kernel": platform.release(),
+        "os": cmd("sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"),
+        "python": platform.python_version(),
+        "node": cmd("node", "--version"),
+        "redis": cmd("redis-server", "--version"),
+        "cc": cmd("cc", "--version").splitlines()[0] if cmd("cc", "--version") else "?",
+        "node_packages": node_pkgs,
+        "python_packages": py_pkgs,
+        "git": cmd("git", "-C", str(ROOT), "log", "-1", "--format=%h %s"),
+    }
+
+
+def plan(args: argparse.Namespace, have_ticker: bool) -> list[RunConfig]:
+    if args.only:
+        names = [x.strip() for x in args.only.split(",") if x.strip()]
+        expanded: list[str] = []
+        for x in names:
+            if x == "ticker":
+                expanded += ["ticker-redis", "ticker-memory"]
+            elif x in SERVERS:
+                expanded.append(x)
+            else:
+                raise SystemExit(f"unknown server {x!r}; choose from {', '.join(SERVERS)}")
+        names = expanded
+    elif args.quick:
+        names = ["ticker-redis", "ws"]
+    else:
+        names = list(DEFAULT_ORDER)
+    if not have_ticker:
+        dropped = [x for x in names if SERVERS[x].ticker]
+        if dropped:
+            log(f"ticker is not installable yet (no ticker/cli.py): skipping {', '.join(dropped)}")
+        names = [x for x in names if not SERVERS[x].ticker]
+    ns = [int(x) for x in args.n.split(",")] if args.n else list(QUICK_N if args.quick else ALL_N)
+    runs: list[RunConfig] = []
+    for n in ns:
+        for name in names:
+            if name == "ticker-memory" and not args.only and n != max(ns):
+                continue  # the embedded broker is one extra row, at the largest N
+            runs.append(RunConfig(SERVERS[name], n, idle_ms=args.idle_ms,
+                                  max_drain_ms=args.max_drain_ms))
+    if args.deflate_n and not args.no_deflate:
+        for name in args.deflate_servers.split(","):
+            if name in names and SERVERS[name].deflate_capable:
+                runs.append(RunConfig(SERVERS[name], args.deflate_n, deflate=True,
+                                      idle_ms=args.idle_ms, max_drain_ms=args.max_drain_ms))
+    return runs
+
+
+async def matrix(args: argparse.Namespace) -> None:
+    nofile = raise_nofile()
+    with contextlib.suppress(OSError):
+        os.sched_setaffinity(0, {int(CLIENT_CORE)})  # the publisher shares the client core
+    build_loadgen()
+    install_node()
+    have_ticker = install_ticker()
+    runs = plan(args, have_ticker)
+    if not runs:
+        raise SystemExit("nothing to run")
+    if nofile < max(r.n for r in runs) + 100:
+        raise SystemExit(f"RLIMIT_NOFILE is {nofile}: too low for N={max(r.n for r in runs)}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    info = machine()
+    log(f"{len(runs)} runs on {info['cpu']} x{info['cores']}; server on core {SERVER_CORE}, "
+        f"loadgen + publisher + Redis on core {CLIENT_CORE}")
+    started = time.monotonic()
+    for i, cfg in enumerate(runs, 1):
+        PROGRESS.prefix = f"[{i}/{len(runs)}] {cfg.tag}"
+        res = await one_run(cfg)
+        res["machine"] = info
+        (RESULTS / f"{cfg.tag}.json").write_text(json.dumps(res, indent=1))
+        await asyncio.sleep(1.0)  # let sockets in TIME_WAIT and the CPU settle
+    log(f"matrix done in {time.monotonic() - started:.0f}s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="N=1000, ticker + ws peer only")
+    parser.add_argument("--only", help="comma-separated servers: " + ", ".join(SERVERS) +
+                        " (or 'ticker' for both ticker rows)")
+    parser.add_argument("--n", help="comma-separated reader counts (default 1000,5000,10000)")
+    parser.add_argument("--deflate-n", type=int, default=5000,
+                        help="N for the permessage-deflate runs (0: none)")
+    parser.add_argument("--deflate-servers", default="ticker-redis,ws",
+                        help="servers to run once more with permessage-deflate offered")
+    parser.add_argument("--no-deflate", action="store_true", help="skip the deflate runs")
+    parser.add_argument("--idle-ms", type=int, default=5000,
+                        help="a phase ends this long after the last delivery")
+    parser.add_argument("--max-drain-ms", type=int, default=60000,
+                        help="a phase ends at the latest this long after the last publish")
+    parser.add_argument("--render", action="store_true",
+                        help="only render docs from bench/results/*.json")
+    parser.add_argument("--no-render", action="store_true", help="do not render docs")
+    parser.add_argument("--no-venv", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.quick and args.deflate_n == 5000:
+        args.no_deflate = True
+    if not in_venv() and not args.no_venv:
+        bootstrap_venv()
+    if not args.render:
+        asyncio.run(matrix(args))
+    if not args.no_render:
+        from report import render  # bench/report.py
+
+        render(RESULTS, DOCS / "benchmarks.md", IMAGES)
+        log(f"wrote {DOCS / 'benchmarks.md'} and {IMAGES}/bench-*.png")
+
+
+if __name__ == "__main__":
+    main()
