@@ -172,16 +172,20 @@ class Hub:
             return  # unsubscribed or reset meanwhile
         pending, sub.pending = sub.pending, None
         entries = log.entries if log is not None and log.complete else []
-        contiguous = (
+        # the read must cover (after, base] without holes; it may run past base
+        seqs = [e.seq for e in entries]
+        covered = (
             log is not None and log.complete and log.epoch == need.epoch
-            and [e.seq for e in entries] == list(range(need.after + 1, sub.base + 1))
+            and seqs == list(range(need.after + 1, need.after + 1 + len(seqs)))
+            and (seqs[-1] if seqs else need.after) >= sub.base
         )
-        if not contiguous:
+        if not covered:
             self._start_over(outbox, sub)
             return
+        last = seqs[-1] if seqs else need.after
         self._control(outbox, "subscribed", _subscribed(need.feed, True))
         self._send_matching(outbox, sub, [Prepared(e.seq, e.data) for e in entries])
-        self._send_matching(outbox, sub, pending)
+        self._send_matching(outbox, sub, [p for p in pending if p.seq > last])
 
     def unsubscribe(self, outbox: Outbox, feed: str) -> bool:
         sub = outbox.subs.pop(feed, None)

@@ -1,0 +1,1 @@
+"""Tools that post into ticker through its public HTTP API."""

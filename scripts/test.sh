@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install everything the tests need, then run the checks and the whole suite.
+# This is the test command README.md gives, and what CI runs (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_updated=""
+need_apt() {  # need_apt <command> <debian package>
+  if ! command -v "$1" >/dev/null 2>&1; then
+    if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+    as_root apt-get install -y -qq "$2"
+  fi
+}
+
+need_apt redis-server redis-server
+need_apt chromium chromium
+# the tests use the machine's Redis on 6379 (and start private ones for fault tests)
+if ! redis-cli -p 6379 ping >/dev/null 2>&1; then
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+fi
+
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+
+.venv/bin/ruff check ticker publishers tests bench
+.venv/bin/mypy ticker publishers tests
+.venv/bin/python -m pytest "$@"

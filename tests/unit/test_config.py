@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ticker.config import ConfigError, load_settings
+
+
+def test_defaults_are_the_embedded_three_feeds() -> None:
+    settings = load_settings({})
+    assert settings.embedded and settings.broker_url == "memory://"
+    assert [(f.id, f.direction) for f in settings.feeds] == [("en", "ltr"), ("ar", "rtl"),
+                                                             ("es", "ltr")]
+    assert settings.rate() == (120, 60.0) and settings.history == 1000
+
+
+def test_environment_and_toml(tmp_path: Path) -> None:
+    config = tmp_path / "t.toml"
+    config.write_text('history = 50\n[[feeds]]\nid = "fr"\ntitle = "Flash"\nlang = "fr"\n'
+                      "[limits]\ntext_max = 280\n")
+    settings = load_settings({"TICKER_CONFIG": str(config), "REDIS_URL": "redis://h:1/0",
+                              "TICKER_ALLOWED_ORIGINS": "https://a.example, https://b.example",
+                              "TICKER_HISTORY": "70", "PORT": "9000"})
+    assert [f.id for f in settings.feeds] == ["fr"] and settings.limits.text_max == 280
+    assert settings.history == 70 and settings.port == 9000 and not settings.embedded
+    assert settings.allowed_origins == ["https://a.example", "https://b.example"]
+
+
+@pytest.mark.parametrize("env", [
+    {"PORT": "eighty"}, {"PORT": "0"}, {"TICKER_HISTORY": "0"},
+    {"TICKER_PUBLISH_RATE": "lots"}, {"REDIS_URL": "kafka://x"},
+    {"TICKER_CONFIG": "/nonexistent.toml"},
+])
+def test_bad_settings_say_which_and_why(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match=next(iter(env))):
+        load_settings(env)

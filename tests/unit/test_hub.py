@@ -1,0 +1,339 @@
+"""The sans-I/O hub, driven by plain calls: no sockets, no event loop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.frames import parse_frames
+from ticker.brokers.base import Entry, Head, LogSlice
+from ticker.cursor import Cursor
+from ticker.hub import Hub, Outbox, Outcome
+from ticker.model import Filter
+from ticker.stamp import event_json, stamp_new
+
+EPOCH = "abc123"
+
+
+class Reader:
+    """A fake transport connection: collects what the fan-out writes."""
+
+    def __init__(self, hub: Hub, limit: int = 1 << 20) -> None:
+        self.hub = hub
+        self.outbox = Outbox(self, limit)
+        self.data = b""
+        self.slow = False
+        hub.connect(self.outbox)
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    def close_slow(self) -> None:
+        self.slow = True
+
+    def messages(self) -> list[dict[str, Any]]:
+        return parse_frames(self.data)
+
+
+def flush(hub: Hub) -> None:
+    for outbox in hub.take_ready():
+        outbox.owner.write(outbox.take())
+    for outbox in hub.take_cut():
+        outbox.owner.close_slow()
+
+
+def make_entry(seq: int, *, category: str | None = None, regions: list[str] | None = None,
+               urgency: int = 4) -> Entry:
+    draft: dict[str, Any] = {"feed": "en", "text": f"item {seq}", "urgency": urgency,
+                             "regions": regions or [], "lang": "en", "author": "a",
+                             "version": 1, "status": "usable"}
+    if category:
+        draft["category"] = category
+    ident, item = stamp_new(msgspec.json.encode(draft), 1_700_000_000_000 + seq, seq)
+    return Entry(seq, event_json("item", f"{EPOCH}:{seq}", "en", ident, item))
+
+
+def new_hub(ring: int = 100, entries: int = 0) -> tuple[Hub, list[Entry]]:
+    hub = Hub(ring_size=ring, snapshot_size=3)
+    log = [make_entry(s) for s in range(1, entries + 1)]
+    hub.load("en", Head(EPOCH, entries, [], log[-ring:]))
+    return hub, log
+
+
+def test_subscribe_without_cursor_gets_snapshot_then_live_events() -> None:
+    hub, _log = new_hub()
+    reader = Reader(hub)
+    assert hub.subscribe(reader.outbox, "en", None, None) is None
+    entry = make_entry(1)
+    assert hub.dispatch("en", EPOCH, entry) is Outcome.DISPATCHED
+    flush(hub)
+    kinds = [m["type"] for m in reader.messages()]
+    assert kinds == ["subscribed", "snapshot", "item"]
+    assert reader.messages()[0]["recovered"] is False
+    assert reader.messages()[1]["cursor"] == f"{EPOCH}:0"
+    assert reader.messages()[2]["cursor"] == f"{EPOCH}:1"
+
+
+def test_snapshot_holds_latest_items_newest_last() -> None:
+    hub, _ = new_hub()
+    for seq in range(1, 6):
+        hub.dispatch("en", EPOCH, make_entry(seq))
+    reader = Reader(hub)
+    hub.subscribe(reader.outbox, "en", None, None)
+    flush(hub)
+    snapshot = reader.messages()[1]
+    assert [i["text"] for i in snapshot["items"]] == ["item 3", "item 4", "item 5"]
+    assert snapshot["cursor"] == f"{EPOCH}:5"
+
+
+def test_resume_within_ring_sends_exactly_the_missed_events() -> None:
+    hub, _ = new_hub(entries=10)
+    reader = Reader(hub)
+    assert hub.subscribe(reader.outbox, "en", None, Cursor(EPOCH, 5)) is None
+    flush(hub)
+    messages = reader.messages()
+    assert messages[0] == {"type": "subscribed", "feed": "en", "recovered": True}
+    assert [m["cursor"] for m in messages[1:]] == [f"{EPOCH}:{s}" for s in range(6, 11)]
+
+
+def test_resume_older_than_ring_reads_the_log_and_merges_live_events() -> None:
+    hub, log = new_hub(ring=3, entries=10)
+    reader = Reader(hub)
+    need = hub.subscribe(reader.outbox, "en", None, Cursor(EPOCH, 2))
+    assert need is not None and need.after == 2 and need.limit == 8
+    # live events arrive while the log is being read
+    for seq in (11, 12):
+        entry = make_entry(seq)
+        log.append(entry)
+        hub.dispatch("en", EPOCH, entry)
+    flush(hub)
+    assert reader.data == b""  # held back until the recovery completes
+    read = LogSlice(EPOCH, 12, log[2:12], True)  # the log read saw events 3..12
+    hub.finish_recovery(reader.outbox, need, read)
+    flush(hub)
+    seqs = [int(m["cursor"].split(":")[1]) for m in reader.messages()[1:]]
+    assert seqs == list(range(3, 13))
+
+
+def test_stale_epoch_or_future_cursor_gets_snapshot() -> None:
+    hub, _ = new_hub(entries=4)
+    for since in (Cursor("other", 2), Cursor(EPOCH, 99)):
+        reader = Reader(hub)
+        assert hub.subscribe(reader.outbox, "en", None, since) is None
+        flush(hub)
+        assert [m["type"] for m in reader.messages()] == ["subscribed", "snapshot"]
+
+
+def test_incomplete_log_read_falls_back_to_snapshot() -> None:
+    hub, _log = new_hub(ring=2, entries=10)
+    reader = Reader(hub)
+    need = hub.subscribe(reader.outbox, "en", None, Cursor(EPOCH, 1))
+    assert need is not None
+    hub.finish_recovery(reader.outbox, need, LogSlice(EPOCH, 10, [], False))
+    flush(hub)
+    assert [m["type"] for m in reader.messages()] == ["subscribed", "snapshot"]
+    assert reader.messages()[0]["recovered"] is False
+
+
+def test_filters_apply_to_new_items_but_never_to_corrections_or_retractions() -> None:
+    hub, _ = new_hub()
+    reader = Reader(hub)
+    flt = Filter(categories=["sports"], max_urgency=3)
+    hub.subscribe(reader.outbox, "en", flt, None)
+    hub.dispatch("en", EPOCH, make_entry(1, category="politics", urgency=1))
+    hub.dispatch("en", EPOCH, make_entry(2, category="sports", urgency=5))
+    hub.dispatch("en", EPOCH, make_entry(3, category="sports", urgency=2))
+    retract = event_json("retract", f"{EPOCH}:4", "en", "x", b"")
+    hub.dispatch("en", EPOCH, Entry(4, retract))
+    flush(hub)
+    got = [(m["type"], m.get("cursor")) for m in reader.messages()[2:]]
+    assert got == [("item", f"{EPOCH}:3"), ("retract", f"{EPOCH}:4")]
+
+
+def test_regions_filter_matches_any_listed_region() -> None:
+    hub, _ = new_hub()
+    reader = Reader(hub)
+    hub.subscribe(reader.outbox, "en", Filter(regions=["mena", "europe"]), None)
+    hub.dispatch("en", EPOCH, make_entry(1, regions=["asia"]))
+    hub.dispatch("en", EPOCH, make_entry(2, regions=["asia", "mena"]))
+    hub.dispatch("en", EPOCH, make_entry(3))
+    flush(hub)
+    assert [m["cursor"] for m in reader.messages()[2:]] == [f"{EPOCH}:2"]
+
+
+def test_gap_and_duplicates_are_reported_not_dispatched() -> None:
+    hub, _ = new_hub(entries=3)
+    assert hub.dispatch("en", EPOCH, make_entry(5)) is Outcome.GAP
+    assert hub.dispatch("en", EPOCH, make_entry(3)) is Outcome.STALE
+    assert hub.dispatch("en", "newepoch", make_entry(4)) is Outcome.NEW_EPOCH
+    assert hub.dispatch("xx", EPOCH, make_entry(4)) is Outcome.UNKNOWN_FEED
+    assert hub.last_seq("en") == (EPOCH, 3)
+
+
+def test_each_event_is_encoded_once_and_shared_by_every_reader() -> None:
+    hub, _ = new_hub()
+    readers = [Reader(hub) for _ in range(3)]
+    for reader in readers:
+        hub.subscribe(reader.outbox, "en", None, None)
+    flush(hub)
+    hub.dispatch("en", EPOCH, make_entry(1))
+    frames = [r.outbox.frames[0] for r in readers]
+    assert all(frame is frames[0] for frame in frames)
+
+
+def test_pending_frames_are_joined_into_one_write() -> None:
+    hub, _ = new_hub()
+    reader = Reader(hub)
+    hub.subscribe(reader.outbox, "en", None, None)
+    writes: list[bytes] = []
+    reader.write = writes.append  # type: ignore[method-assign,assignment]
+    for seq in range(1, 6):
+        hub.dispatch("en", EPOCH, make_entry(seq))
+    flush(hub)
+    assert len(writes) == 1 and len(parse_frames(writes[0])) == 7
+
+
+def test_slow_reader_is_cut_and_others_keep_receiving() -> None:
+    hub, _ = new_hub()
+    slow = Reader(hub, limit=2000)
+    fast = Reader(hub)
+    for reader in (slow, fast):
+        hub.subscribe(reader.outbox, "en", None, None)
+    flush(hub)
+    slow.outbox.paused = True  # its socket buffer is full
+    for seq in range(1, 40):
+        hub.dispatch("en", EPOCH, make_entry(seq))
+        flush(hub)
+    assert slow.slow and slow.outbox.cut
+    assert [m["cursor"] for m in fast.messages()[2:]] == [f"{EPOCH}:{s}" for s in range(1, 40)]
+
+
+def test_paused_reader_gets_everything_on_resume() -> None:
+    hub, _ = new_hub()
+    reader = Reader(hub)
+    hub.subscribe(reader.outbox, "en", None, None)
+    flush(hub)
+    reader.outbox.paused = True
+    for seq in range(1, 4):
+        hub.dispatch("en", EPOCH, make_entry(seq))
+    flush(hub)
+    assert len(reader.messages()) == 2
+    hub.resume(reader.outbox)
+    flush(hub)
+    assert len(reader.messages()) == 5
+
+
+def test_idle_readers_get_a_ping_after_the_idle_ticks() -> None:
+    hub, _ = new_hub()
+    reader = Reader(hub)
+    for _ in range(hub.ping_ticks - 1):
+        hub.tick()
+    flush(hub)
+    assert reader.data == b""
+    hub.tick()
+    flush(hub)
+    assert reader.messages() == [{"type": "ping"}]
+
+
+def test_unsubscribe_stops_delivery_and_two_feeds_share_a_connection() -> None:
+    hub, _ = new_hub()
+    hub.load("ar", Head("zz", 0, [], []))
+    reader = Reader(hub)
+    hub.subscribe(reader.outbox, "en", None, None)
+    hub.subscribe(reader.outbox, "ar", None, None)
+    assert hub.unsubscribe(reader.outbox, "en")
+    assert not hub.unsubscribe(reader.outbox, "en")
+    hub.dispatch("en", EPOCH, make_entry(1))
+    flush(hub)
+    assert [m["feed"] for m in reader.messages()] == ["en", "en", "ar", "ar"]
+
+
+def test_reset_after_a_lost_log_sends_every_subscriber_a_fresh_snapshot() -> None:
+    hub, _ = new_hub(entries=5)
+    reader = Reader(hub)
+    hub.subscribe(reader.outbox, "en", None, Cursor(EPOCH, 5))
+    hub.reset("en", Head("fresh1", 0, [], []))
+    flush(hub)
+    kinds = [(m["type"], m.get("recovered")) for m in reader.messages()]
+    assert kinds == [("subscribed", True), ("subscribed", False), ("snapshot", None)]
+    assert reader.messages()[2]["cursor"] == "fresh1:0"
+
+
+# -- property: recovery + live delivery = every event exactly once, in order ----------------
+
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("publish"), st.integers(1, 4)),
+        st.tuples(st.just("disconnect"), st.just(0)),
+        st.tuples(st.just("reconnect"), st.just(0)),
+        st.tuples(st.just("finish"), st.just(0)),
+        st.tuples(st.just("flush"), st.just(0)),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops=OPS, ring=st.integers(1, 8))
+def test_any_interleaving_delivers_every_event_exactly_once_in_order(
+    ops: list[tuple[str, int]], ring: int,
+) -> None:
+    hub, log = new_hub(ring=ring)
+    received: list[int] = []
+    cursor: str | None = None
+    reader: Reader | None = None
+    pending: list[Any] = []
+
+    def drain() -> None:
+        nonlocal cursor
+        flush(hub)
+        if reader is None:
+            return
+        for message in reader.messages():
+            if message["type"] in ("item", "update", "retract"):
+                received.append(int(message["cursor"].split(":")[1]))
+                cursor = message["cursor"]
+            elif message["type"] == "snapshot":
+                assert cursor is None, "a resumable cursor must never get a snapshot"
+                cursor = message["cursor"]
+        reader.data = b""
+
+    def connect() -> None:
+        nonlocal reader
+        reader = Reader(hub)
+        since = Cursor.parse(cursor) if cursor else None
+        need = hub.subscribe(reader.outbox, "en", None, since)
+        if need is not None:
+            pending.append((reader, need))
+
+    def finish_all() -> None:
+        while pending:
+            who, need = pending.pop(0)
+            entries = [e for e in log if e.seq > need.after]
+            hub.finish_recovery(who.outbox, need, LogSlice(EPOCH, len(log), entries, True))
+
+    connect()
+    for op, count in ops:
+        if op == "publish":
+            for _ in range(count):
+                entry = make_entry(len(log) + 1)
+                log.append(entry)
+                hub.dispatch("en", EPOCH, entry)
+        elif op == "disconnect" and reader is not None:
+            drain()
+            hub.disconnect(reader.outbox)
+            reader = None
+        elif op == "reconnect" and reader is None:
+            connect()
+        elif op == "finish":
+            finish_all()
+        else:
+            drain()
+    if reader is None:
+        connect()
+    finish_all()
+    drain()
+    assert received == list(range(1, len(log) + 1))
