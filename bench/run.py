@@ -169,6 +169,28 @@ def cpu_seconds(pid: int) -> float:
     return total / CLK_TCK
 
 
+def system_busy_s() -> float:
+    """CPU-seconds spent busy by the whole machine (all cores) since boot, from /proc/stat."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    ticks = [int(x) for x in fields]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return (sum(ticks[:8]) - idle) / CLK_TCK
+
+
+async def wait_quiet(max_wait_s: float, threshold: float = 0.25) -> float:
+    """Wait (bounded) until the rest of the machine uses under `threshold` cores; return the
+    background load seen last. The machine is shared with other engineers' test runs."""
+    deadline = time.monotonic() + max_wait_s
+    load = 0.0
+    while True:
+        b0, t0 = system_busy_s(), time.monotonic()
+        await asyncio.sleep(1.0)
+        load = (system_busy_s() - b0) / (time.monotonic() - t0)
+        if load < threshold or time.monotonic() > deadline:
+            return load
+        PROGRESS.show(f"waiting for a quieter machine: other processes use {load:.2f} cores")
+
+
 def rss_kb(pid: int) -> int:
     total = 0
     for p in process_tree(pid):
@@ -308,8 +330,9 @@ class Loadgen:
         self.lines: list[str] = []
 
     async def start(self, args: list[str]) -> None:
+        wrap = os.environ.get("BENCH_LOADGEN_WRAP", "").split()  # e.g. "perf record -o F"
         self.proc = await asyncio.create_subprocess_exec(
-            "taskset", "-c", CLIENT_CORE, str(LOADGEN), *args,
+            "taskset", "-c", CLIENT_CORE, *wrap, str(LOADGEN), *args,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             limit=1 << 20,
         )
@@ -376,33 +399,79 @@ class Loadgen:
 # --------------------------------------------------------------------------- publishing
 
 
+class HttpConn:
+    """A minimal keep-alive HTTP/1.1 client connection: cheap on the shared client core (httpx
+    costs ~1-2 ms of CPU per request; this costs a few tens of µs)."""
+
+    def __init__(self, host: str, port: int, headers: dict[str, str]) -> None:
+        self.host, self.port = host, port
+        self.head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes) -> int:
+        if self.writer is None or self.writer.is_closing():
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{self.head}"
+            f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionError("server closed the connection")
+        status = int(status_line.split()[1])
+        length, close = 0, False
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "connection" and value.strip().lower() == "close":
+                close = True
+            elif name == "transfer-encoding":
+                raise ConnectionError("chunked responses are not supported")
+        if length:
+            await self.reader.readexactly(length)
+        if close:
+            self.writer.close()
+        return status
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
 @dataclass
 class Publisher:
-    base: str
+    host: str
+    port: int
     token: str | None
     statuses: dict[str, int] = field(default_factory=dict)
     times_ms: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        import httpx
-
-        headers = {"content-type": "application/json"}
+        headers = {"Content-Type": "application/json"}
         if self.token:
-            headers["authorization"] = f"Bearer {self.token}"
-        limits = httpx.Limits(max_connections=BURST_IN_FLIGHT,
-                              max_keepalive_connections=BURST_IN_FLIGHT)
-        self.client = httpx.AsyncClient(base_url=self.base, headers=headers, limits=limits,
-                                        timeout=30.0)
-        self.url = f"/api/v1/feeds/{FEED}/items"
+            headers["Authorization"] = f"Bearer {self.token}"
+        self.idle = [HttpConn(self.host, self.port, headers) for _ in range(BURST_IN_FLIGHT)]
+        self.all = list(self.idle)
+        self.path = f"/api/v1/feeds/{FEED}/items"
 
     async def publish(self, seq: int) -> None:
+        conn = self.idle.pop()
         sent = time.time_ns()
-        body = json.dumps({"text": f"bench:{seq}:{sent}"})
+        body = json.dumps({"text": f"bench:{seq}:{sent}"}).encode()
         try:
-            r = await self.client.post(self.url, content=body)
-            key = str(r.status_code)
+            key = str(await conn.post(self.path, body))
         except Exception as exc:  # the run reports it; one failed publish is not fatal
             key = type(exc).__name__
+            conn.close()
+            conn.writer = None
+        finally:
+            self.idle.append(conn)
         self.times_ms.append((time.time_ns() - sent) / 1e6)
         self.statuses[key] = self.statuses.get(key, 0) + 1
 
@@ -443,7 +512,45 @@ class Publisher:
         await asyncio.gather(*(worker() for _ in range(in_flight)))
 
     async def close(self) -> None:
-        await self.client.aclose()
+        for conn in self.all:
+            conn.close()
+
+
+async def redis_info(port: int) -> Json:
+    """Redis's own CPU (µs precision, unlike /proc's 10 ms ticks) and command counts."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        out: Json = {}
+        for section in ("cpu", "stats", "commandstats"):
+            writer.write(f"INFO {section}\r\n".encode())
+            head = await reader.readline()
+            size = int(head[1:])
+            text = (await reader.readexactly(size + 2)).decode()
+            for line in text.splitlines():
+                key, _, value = line.partition(":")
+                if key in ("used_cpu_sys", "used_cpu_user"):
+                    out[key] = float(value)
+                elif key == "total_commands_processed":
+                    out[key] = int(value)
+                elif key.startswith("cmdstat_"):
+                    calls = value.split(",")[0].partition("=")[2]
+                    out[key] = int(calls)
+        return out
+    finally:
+        writer.close()
+
+
+def redis_delta(a: Json, b: Json, items: int) -> Json:
+    cpu = (b["used_cpu_sys"] + b["used_cpu_user"]) - (a["used_cpu_sys"] + a["used_cpu_user"])
+    cmds = {k[8:]: b[k] - a.get(k, 0) for k in b if k.startswith("cmdstat_")
+            and b[k] - a.get(k, 0) > 0 and k != "cmdstat_info"}
+    total = b["total_commands_processed"] - a["total_commands_processed"] - 3  # our INFOs
+    return {
+        "redis_cpu_s": round(cpu, 4),
+        "redis_us_per_item": round(cpu * 1e6 / items, 1),
+        "redis_commands_per_item": round(total / items, 2),
+        "redis_commands": cmds,
+    }
 
 
 # --------------------------------------------------------------------------- one run
@@ -456,6 +563,7 @@ class RunConfig:
     deflate: bool = False
     idle_ms: int = 5000
     max_drain_ms: int = 60000
+    quiet_wait_s: float = 30.0
 
     @property
     def tag(self) -> str:
@@ -480,22 +588,25 @@ async def make_token(env: dict[str, str]) -> str:
     return out.decode().strip()
 
 
-async def run_phase(name: str, lg: Loadgen, pub: Publisher, server: Proc, redis: Proc | None,
+async def run_phase(name: str, lg: Loadgen, pub: Publisher, server: Proc, redis_port: int | None,
                     first: int, count: int, go: Callable[[], Awaitable[None]],
                     cfg: RunConfig) -> Json:
     PROGRESS.prefix = f"{cfg.tag} {name}"
     await lg.send(f"phase {name} {first} {first + count - 1}")
     cpu0 = cpu_seconds(server.pid)
-    rcpu0 = cpu_seconds(redis.pid) if redis else 0.0
+    rinfo0 = await redis_info(redis_port) if redis_port else None
+    sys0 = system_busy_s()
     pcpu0 = time.process_time()
     t0 = time.monotonic()
     await go()
     publish_s = time.monotonic() - t0
-    pcpu1 = time.process_time()
+    pcpu1 = time.process_time()  # the publisher: this process
     await lg.send("end")
     res = await lg.expect("phase", cfg.max_drain_ms / 1000 + publish_s + 60)
     cpu1 = cpu_seconds(server.pid)
-    rcpu1 = cpu_seconds(redis.pid) if redis else 0.0
+    sys1 = system_busy_s()
+    wall = time.monotonic() - t0
+    rinfo1 = await redis_info(redis_port) if redis_port else None
     deliveries = res["deliveries"]
     server_cpu = cpu1 - cpu0
     res.update({
@@ -504,9 +615,13 @@ async def run_phase(name: str, lg: Loadgen, pub: Publisher, server: Proc, redis:
         "publisher_cpu_s": round(pcpu1 - pcpu0, 4),
         "server_cpu_s": round(server_cpu, 3),
         "server_us_per_delivery": round(server_cpu * 1e6 / deliveries, 3) if deliveries else None,
-        "redis_cpu_s": round(rcpu1 - rcpu0, 3) if redis else None,
-        "redis_us_per_item": round((rcpu1 - rcpu0) * 1e6 / count, 1) if redis else None,
     })
+    if rinfo0 and rinfo1:
+        res.update(redis_delta(rinfo0, rinfo1, count))
+    # What the rest of the machine (other engineers' tests) used meanwhile: all busy CPU minus
+    # the server, the load generator, the publisher and Redis.
+    ours = server_cpu + res["loadgen_cpu_s"] + res["publisher_cpu_s"] + res.get("redis_cpu_s", 0)
+    res["background_cores"] = round(max(0.0, (sys1 - sys0) - ours) / wall, 3)
     lat = res["lat_ms"]
     log(f"  {name:5s} {deliveries:>9,} deliveries ({res['reason']}), "
         f"{res['deliveries_per_s']:>9,.0f}/s, p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms, "
@@ -528,10 +643,14 @@ async def one_run(cfg: RunConfig) -> Json:
     lg = Loadgen()
     pub: Publisher | None = None
     try:
+        if cfg.quiet_wait_s > 0:
+            result["background_cores_before"] = round(await wait_quiet(cfg.quiet_wait_s), 3)
         env: dict[str, str] = {}
+        rport: int | None = None
         if s.redis:
             redis, rport = start_redis(tag)
-            await wait_for(lambda: redis_ping(rport), 10, "redis", redis)
+            port_ = rport
+            await wait_for(lambda: redis_ping(port_), 10, "redis", redis)
             env["REDIS_URL"] = f"redis://127.0.0.1:{rport}/0"
         token: str | None = None
         if s.ticker:
@@ -542,7 +661,7 @@ async def one_run(cfg: RunConfig) -> Json:
         server = Proc(tag, s.command(port, cfg.deflate), env=env, core=SERVER_CORE)
         base = f"http://127.0.0.1:{port}"
         await wait_for(lambda: http_ok(base + "/healthz"), 60, "server /healthz", server)
-        pub = Publisher(base, token)
+        pub = Publisher("127.0.0.1", port, token)
         for seq in range(WARMUP_ITEMS):
             await pub.publish(seq)
         result["warmup_publish"] = pub.take()
@@ -572,11 +691,11 @@ async def one_run(cfg: RunConfig) -> Json:
         rate_first, rate_count = 100, RATE_ITEMS_PER_S * RATE_SECONDS
         burst_first = rate_first + rate_count + 100
         phases["rate"] = await run_phase(
-            "rate", lg, pub, server, redis, rate_first, rate_count,
+            "rate", lg, pub, server, rport, rate_first, rate_count,
             functools.partial(pub.at_rate, rate_first, rate_count, RATE_ITEMS_PER_S), cfg)
         phases["rate"]["offered_items_per_s"] = RATE_ITEMS_PER_S
         phases["burst"] = await run_phase(
-            "burst", lg, pub, server, redis, burst_first, BURST_ITEMS,
+            "burst", lg, pub, server, rport, burst_first, BURST_ITEMS,
             functools.partial(pub.burst, burst_first, BURST_ITEMS, BURST_IN_FLIGHT), cfg)
         phases["burst"]["in_flight"] = BURST_IN_FLIGHT
         result["phases"] = phases
@@ -639,6 +758,8 @@ def machine() -> Json:
         "node_packages": node_pkgs,
         "python_packages": py_pkgs,
         "git": cmd("git", "-C", str(ROOT), "log", "-1", "--format=%h %s"),
+        # the editable install runs the work tree: say whether ticker/ had uncommitted changes
+        "ticker_dirty": bool(cmd("git", "-C", str(ROOT), "status", "--porcelain", "ticker")),
     }
 
 
@@ -670,12 +791,13 @@ def plan(args: argparse.Namespace, have_ticker: bool) -> list[RunConfig]:
             if name == "ticker-memory" and not args.only and n != max(ns):
                 continue  # the embedded broker is one extra row, at the largest N
             runs.append(RunConfig(SERVERS[name], n, idle_ms=args.idle_ms,
-                                  max_drain_ms=args.max_drain_ms))
+                                  max_drain_ms=args.max_drain_ms, quiet_wait_s=args.quiet_wait))
     if args.deflate_n and not args.no_deflate:
         for name in args.deflate_servers.split(","):
             if name in names and SERVERS[name].deflate_capable:
                 runs.append(RunConfig(SERVERS[name], args.deflate_n, deflate=True,
-                                      idle_ms=args.idle_ms, max_drain_ms=args.max_drain_ms))
+                                      idle_ms=args.idle_ms, max_drain_ms=args.max_drain_ms,
+                                      quiet_wait_s=args.quiet_wait))
     return runs
 
 
@@ -721,6 +843,9 @@ def main() -> None:
                         help="a phase ends this long after the last delivery")
     parser.add_argument("--max-drain-ms", type=int, default=60000,
                         help="a phase ends at the latest this long after the last publish")
+    parser.add_argument("--quiet-wait", type=float, default=30.0,
+                        help="before each run, wait up to this many seconds for the rest of the "
+                        "machine to fall under 0.25 busy cores (0: do not wait)")
     parser.add_argument("--render", action="store_true",
                         help="only render docs from bench/results/*.json")
     parser.add_argument("--no-render", action="store_true", help="do not render docs")

@@ -33,7 +33,7 @@ function makeEvent(feed, body) {
 function httpHandler(onPublish) {
   return (req, res) => {
     if (req.method === 'GET' && req.url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': 15 });
       res.end('{"status":"ok"}');
       return;
     }
@@ -66,8 +66,9 @@ function httpHandler(onPublish) {
       }
       try {
         const event = await onPublish(m[1], body);
-        res.writeHead(201, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(event.item));
+        const out = Buffer.from(JSON.stringify(event.item));
+        res.writeHead(201, { 'content-type': 'application/json', 'content-length': out.length });
+        res.end(out);
       } catch (err) {
         res.writeHead(503);
         res.end(String(err));
