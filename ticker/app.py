@@ -18,6 +18,7 @@ from ticker.config import Settings
 from ticker.hub import Hub
 from ticker.metrics import Metrics
 from ticker.newsroom import Newsroom
+from ticker.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from ticker.relay import Relay
 from ticker.runtime import Runtime
 from ticker.transports.fanout import Fanout
@@ -35,13 +36,19 @@ def build_runtime(settings: Settings) -> Runtime:
               latest_max=limits.latest_max)
     fanout = Fanout(hub, tick_seconds=limits.ping_idle_seconds / hub.ping_ticks)
     broker = open_broker(settings)
-    relay = Relay(broker, hub, fanout, [f.id for f in settings.feeds])
+    count, period = settings.rate()
+    limiter: RateLimiter
+    if settings.embedded:
+        limiter = MemoryRateLimiter(count, period)
+    else:
+        limiter = RedisRateLimiter(settings.broker_url, settings.redis_prefix, count, period)
     metrics = Metrics()
+    relay = Relay(broker, hub, fanout, [f.id for f in settings.feeds], metrics)
     metrics.bind(lambda: fanout.deliveries,
                  lambda: float(getattr(broker, "reconnects", 0)))
     return Runtime(settings=settings, broker=broker, hub=hub, fanout=fanout, relay=relay,
-                   newsroom=Newsroom(broker), verifier=Verifier(settings.secret),
-                   metrics=metrics)
+                   newsroom=Newsroom(broker, limiter), verifier=Verifier(settings.secret),
+                   metrics=metrics, limiter=limiter)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -58,6 +65,7 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             await runtime.fanout.stop()
             await runtime.relay.aclose()
+            await runtime.limiter.aclose()
 
     app = Starlette(routes=build_routes(), lifespan=lifespan,
                     exception_handlers=HANDLERS)

@@ -62,13 +62,22 @@ def _serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings)
+
+    class TickerServer(uvicorn.Server):
+        """uvicorn, plus: end SSE streams as soon as shutdown starts (they never finish)."""
+
+        async def shutdown(self, sockets: object = None) -> None:
+            app.state.runtime.begin_drain()
+            await super().shutdown(sockets)  # type: ignore[arg-type]
+
     config = uvicorn.Config(
-        create_app(settings), host=settings.host, port=settings.port, ws=TickerWebSocket,
+        app, host=settings.host, port=settings.port, ws=TickerWebSocket,
         http="httptools", loop=_loop(), lifespan="on", log_level=args.log_level,
         access_log=args.access_log, timeout_graceful_shutdown=int(settings.drain_seconds),
         backlog=4096, server_header=False,
     )
-    uvicorn.Server(config).run()
+    TickerServer(config).run()
     return 0
 
 

@@ -7,6 +7,7 @@ for the broker's atomic step, and the broker's answer is turned into a result or
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Any, NamedTuple
 
 import msgspec
@@ -15,8 +16,9 @@ from ticker import codec
 from ticker.auth import Claims, require_feed, require_item_access
 from ticker.brokers.base import Broker, BrokerUnavailableError, Change, Idempotency
 from ticker.config import FeedConfig
-from ticker.errors import BrokerUnavailable, Conflict, InvalidInput, NotFound
+from ticker.errors import BrokerUnavailable, Conflict, InvalidInput, NotFound, RateLimited
 from ticker.model import FieldError, Item, ItemDraft, PatchBody, PublishBody
+from ticker.ratelimit import RateLimiter
 
 MAX_CONFLICT_RETRIES = 5
 
@@ -30,12 +32,14 @@ class Outcome(NamedTuple):
 
 
 class Newsroom:
-    def __init__(self, broker: Broker) -> None:
+    def __init__(self, broker: Broker, limiter: RateLimiter) -> None:
         self._broker = broker
+        self._limiter = limiter
 
     async def publish(self, claims: Claims, feed: FeedConfig, body: PublishBody,
                       idempotency_key: str | None = None) -> Outcome:
         require_feed(claims, feed.id)
+        await self._take_rate(claims.sub)
         draft = ItemDraft(
             feed=feed.id, text=body.text, urgency=body.urgency, regions=body.regions,
             lang=body.lang or feed.lang, author=claims.sub, version=1, status="usable",
@@ -93,6 +97,15 @@ class Newsroom:
                 raise Conflict(f"item {item_id} was retracted and can no longer be changed")
             # "conflict": someone else changed it meanwhile; read it again and retry
         raise Conflict(f"item {item_id} is being changed by others; try again")
+
+    async def _take_rate(self, subject: str) -> None:
+        try:
+            wait = await self._limiter.hit(subject)
+        except BrokerUnavailableError as exc:
+            raise BrokerUnavailable(f"nothing was published: {exc}") from None
+        if wait > 0:
+            raise RateLimited(max(1, math.ceil(wait)),
+                              "too many items from this token; try again after Retry-After")
 
     async def get(self, feed: str, item_id: str) -> Item:
         data = await self.get_json(feed, item_id)

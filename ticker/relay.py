@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
+from datetime import datetime
 
 from ticker.brokers.base import Broker, BrokerUnavailableError, Entry, Head
 from ticker.hub import Hub, NeedLog, Outbox, Outcome
+from ticker.metrics import Metrics
 from ticker.transports.fanout import Fanout
 
 log = logging.getLogger("ticker.relay")
@@ -24,8 +27,9 @@ READ_BATCH = 1000
 
 class Relay:
     def __init__(self, broker: Broker, hub: Hub, fanout: Fanout, feeds: list[str],
-                 max_log_reads: int = 8) -> None:
+                 metrics: Metrics, max_log_reads: int = 8) -> None:
         self.broker = broker
+        self.metrics = metrics
         self.hub = hub
         self.fanout = fanout
         self.feeds = feeds
@@ -68,8 +72,17 @@ class Relay:
         outcome = self.hub.dispatch(feed, epoch, entry)
         if outcome is Outcome.DISPATCHED:
             self.fanout.schedule()
+            self._observe(feed)
         elif outcome in (Outcome.GAP, Outcome.NEW_EPOCH):
             self._repair(feed)
+
+    def _observe(self, feed: str) -> None:
+        """Count the dispatch and how long after the broker's stamp it happened."""
+        self.metrics.dispatched.labels(feed).inc()
+        item = self.hub.feeds[feed].ring[-1].item
+        if item is not None:
+            stamped = datetime.fromisoformat(item.updated_at).timestamp()
+            self.metrics.latency.observe(max(0.0, time.time() - stamped))
 
     def _on_resync(self) -> None:
         for feed in self.feeds:
@@ -102,7 +115,8 @@ class Relay:
                 await self._reload(feed)
                 return
             for entry in got.entries:
-                self.hub.dispatch(feed, got.epoch, entry)
+                if self.hub.dispatch(feed, got.epoch, entry) is Outcome.DISPATCHED:
+                    self._observe(feed)
             self.gaps_filled += len(got.entries)
             self.fanout.schedule()
             if len(got.entries) < READ_BATCH:

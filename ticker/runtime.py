@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from ticker.auth import Verifier
 from ticker.brokers.base import Broker
@@ -11,6 +12,7 @@ from ticker.config import Settings
 from ticker.hub import Hub
 from ticker.metrics import Metrics
 from ticker.newsroom import Newsroom
+from ticker.ratelimit import RateLimiter
 from ticker.relay import Relay
 from ticker.transports.fanout import Fanout
 
@@ -25,6 +27,8 @@ class Runtime:
     newsroom: Newsroom
     verifier: Verifier
     metrics: Metrics
+    limiter: RateLimiter
+    sse_streams: set[Any] = field(default_factory=set)  # open SSE streams (to end on drain)
     per_address: Counter[str] = field(default_factory=Counter)  # open connections per client IP
 
     def admit_connection(self, address: str) -> bool:
@@ -39,3 +43,9 @@ class Runtime:
         self.per_address[address] -= 1
         if self.per_address[address] <= 0:
             del self.per_address[address]
+
+    def begin_drain(self) -> None:
+        """Shutdown has begun: end every SSE stream (browsers reconnect elsewhere with
+        ``Last-Event-ID``); WebSockets get 1012 from uvicorn's connection shutdown."""
+        for stream in list(self.sse_streams):
+            stream.end()

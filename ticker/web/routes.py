@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
+from ticker.transports import sse
 from ticker.web import api, ops
 from ticker.web.pages import page_routes
 
@@ -18,6 +19,7 @@ def build_routes() -> list[BaseRoute]:
         Route(f"{FEED}/items/{{item_id}}", api.get_item, methods=["GET"]),
         Route(f"{FEED}/items/{{item_id}}", api.correct, methods=["PATCH"]),
         Route(f"{FEED}/items/{{item_id}}", api.retract, methods=["DELETE"]),
+        Route(f"{FEED}/events", sse.events, methods=["GET"]),
         Route("/healthz", ops.healthz, methods=["GET"]),
         Route("/readyz", ops.readyz, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
