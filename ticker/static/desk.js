@@ -336,7 +336,7 @@ async function change(method, it, body, li, notice, form = null) {
 }
 
 async function main() {
-  const saved = localStorage.getItem(TOKEN_KEY) || sessionStorage.getItem(TOKEN_KEY) || "";
+  $("token").value = localStorage.getItem(TOKEN_KEY) || sessionStorage.getItem(TOKEN_KEY) || "";
   $("remember").checked = Boolean(localStorage.getItem(TOKEN_KEY));
   $("token").addEventListener("change", () => setToken(token(), $("remember").checked));
   $("remember").addEventListener("change", () => setToken(token(), $("remember").checked));
@@ -355,7 +355,7 @@ async function main() {
     $("post-status").textContent = "Could not load the feeds; is the service up?";
     $("post-status").className = "notice bad";
   }
-  setToken(saved, $("remember").checked);
+  setToken(token(), $("remember").checked); // typed or pasted while the feeds loaded, or saved
   count();
 }
 
