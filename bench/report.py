@@ -284,9 +284,9 @@ def machine_section(runs: list[Json]) -> list[str]:
         f"- Python {m['python']} ({py}); Node {m['node']} ({node})",
         f"- {m['redis']}",
         f"- compiler: {m['cc']}",
-        f"- ticker at commit `{m['git']}`"
-        + (" (with uncommitted changes in ticker/ at the time of the run)"
-           if m.get("ticker_dirty") else ""),
+        f"- ticker: commit `{str(m.get('ticker_ref') or '?')[:10]}` (installed from "
+        "`git archive` of that commit); repository HEAD at the time: "
+        f"`{m['git']}`",
         "- The machine is shared: other engineers ran test suites on it during the runs, so "
         "absolute numbers carry noise of a few percent to tens of percent; ratios from the same "
         "run are the figures to compare.",

@@ -224,17 +224,46 @@ def bootstrap_venv() -> None:
     os.execv(str(VENV / "bin" / "python"), [str(VENV / "bin" / "python"), *sys.argv])
 
 
-def ticker_available() -> bool:
-    pkg = ROOT / "ticker"
-    return (pkg / "cli.py").exists() or (pkg / "cli" / "__init__.py").exists()
+def ticker_available(ref: str) -> str | None:
+    """The commit to benchmark, if it has the ticker CLI."""
+    if ref == "worktree":
+        pkg = ROOT / "ticker"
+        return "worktree" if (pkg / "cli.py").exists() else None
+    out = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--verify", "-q", f"{ref}^{{commit}}"],
+        capture_output=True, text=True, check=False)
+    sha = out.stdout.strip()
+    if not sha:
+        return None
+    ls = subprocess.run(["git", "-C", str(ROOT), "ls-tree", "--name-only", sha, "ticker/cli.py"],
+                        capture_output=True, text=True, check=False)
+    return sha if ls.stdout.strip() else None
 
 
-def install_ticker() -> bool:
-    if not ticker_available():
-        return False
-    if not (VENV / "bin" / "ticker").exists():
-        run_checked([str(VENV / "bin" / "pip"), "install", "-q", "-e", str(ROOT)])
-    return (VENV / "bin" / "ticker").exists()
+def install_ticker(ref: str) -> str | None:
+    """Install ticker into bench/.venv. By default from a snapshot of a commit (`git archive`,
+    so other engineers' uncommitted edits in the shared work tree never reach a run);
+    `--ticker-ref worktree` installs the work tree editable instead."""
+    sha = ticker_available(ref)
+    if sha is None:
+        return None
+    pip = str(VENV / "bin" / "pip")
+    stamp = VENV / ".ticker-installed"
+    if stamp.exists() and stamp.read_text() == sha and (VENV / "bin" / "ticker").exists():
+        return sha
+    if sha == "worktree":
+        run_checked([pip, "install", "-q", "-e", str(ROOT)])
+    else:
+        src = BUILD / "ticker-src"
+        shutil.rmtree(src, ignore_errors=True)
+        src.mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", sha], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+        run_checked([pip, "install", "-q", "--force-reinstall", "--no-deps", str(src)])
+        run_checked([pip, "install", "-q", str(src)])  # and whatever it depends on
+    stamp.write_text(sha)
+    return sha
 
 
 def install_node() -> None:
@@ -758,8 +787,6 @@ def machine() -> Json:
         "node_packages": node_pkgs,
         "python_packages": py_pkgs,
         "git": cmd("git", "-C", str(ROOT), "log", "-1", "--format=%h %s"),
-        # the editable install runs the work tree: say whether ticker/ had uncommitted changes
-        "ticker_dirty": bool(cmd("git", "-C", str(ROOT), "status", "--porcelain", "ticker")),
     }
 
 
@@ -782,7 +809,7 @@ def plan(args: argparse.Namespace, have_ticker: bool) -> list[RunConfig]:
     if not have_ticker:
         dropped = [x for x in names if SERVERS[x].ticker]
         if dropped:
-            log(f"ticker is not installable yet (no ticker/cli.py): skipping {', '.join(dropped)}")
+            log(f"no ticker CLI at --ticker-ref {args.ticker_ref}: skipping {', '.join(dropped)}")
         names = [x for x in names if not SERVERS[x].ticker]
     ns = [int(x) for x in args.n.split(",")] if args.n else list(QUICK_N if args.quick else ALL_N)
     runs: list[RunConfig] = []
@@ -807,14 +834,15 @@ async def matrix(args: argparse.Namespace) -> None:
         os.sched_setaffinity(0, {int(CLIENT_CORE)})  # the publisher shares the client core
     build_loadgen()
     install_node()
-    have_ticker = install_ticker()
-    runs = plan(args, have_ticker)
+    ticker_sha = install_ticker(args.ticker_ref)
+    runs = plan(args, ticker_sha is not None)
     if not runs:
         raise SystemExit("nothing to run")
     if nofile < max(r.n for r in runs) + 100:
         raise SystemExit(f"RLIMIT_NOFILE is {nofile}: too low for N={max(r.n for r in runs)}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     info = machine()
+    info["ticker_ref"] = ticker_sha
     log(f"{len(runs)} runs on {info['cpu']} x{info['cores']}; server on core {SERVER_CORE}, "
         f"loadgen + publisher + Redis on core {CLIENT_CORE}")
     started = time.monotonic()
@@ -834,9 +862,9 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated servers: " + ", ".join(SERVERS) +
                         " (or 'ticker' for both ticker rows)")
     parser.add_argument("--n", help="comma-separated reader counts (default 1000,5000,10000)")
-    parser.add_argument("--deflate-n", type=int, default=5000,
+    parser.add_argument("--deflate-n", type=int, default=1000,
                         help="N for the permessage-deflate runs (0: none)")
-    parser.add_argument("--deflate-servers", default="ticker-redis,ws",
+    parser.add_argument("--deflate-servers", default="ticker-redis,socketio,ws,starlette",
                         help="servers to run once more with permessage-deflate offered")
     parser.add_argument("--no-deflate", action="store_true", help="skip the deflate runs")
     parser.add_argument("--idle-ms", type=int, default=5000,
@@ -846,12 +874,15 @@ def main() -> None:
     parser.add_argument("--quiet-wait", type=float, default=30.0,
                         help="before each run, wait up to this many seconds for the rest of the "
                         "machine to fall under 0.25 busy cores (0: do not wait)")
+    parser.add_argument("--ticker-ref", default="HEAD",
+                        help="the commit of ticker to benchmark (installed from `git archive`), "
+                        "or 'worktree' for an editable install of the work tree")
     parser.add_argument("--render", action="store_true",
                         help="only render docs from bench/results/*.json")
     parser.add_argument("--no-render", action="store_true", help="do not render docs")
     parser.add_argument("--no-venv", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.quick and args.deflate_n == 5000:
+    if args.quick and args.deflate_n == 1000:
         args.no_deflate = True
     if not in_venv() and not args.no_venv:
         bootstrap_venv()
