@@ -45,6 +45,7 @@ class Server:
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=lambda: Path(f"/tmp/ticker-test-{uuid.uuid4()}.log"))
+    log_level: str = "warning"
 
     @property
     def url(self) -> str:
@@ -58,7 +59,8 @@ class Server:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ticker", "serve", "--port", str(self.port),
-             "--log-level", "warning"],
+             "--log-level", self.log_level, *(["--access-log"] if self.log_level == "debug"
+                                              else [])],
             env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + START_TIMEOUT

@@ -22,6 +22,7 @@ from ticker.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from ticker.relay import Relay
 from ticker.runtime import Runtime
 from ticker.transports.fanout import Fanout
+from ticker.web.middleware import middleware
 from ticker.web.problems import HANDLERS
 from ticker.web.routes import build_routes
 
@@ -67,7 +68,7 @@ def create_app(settings: Settings) -> Starlette:
             await runtime.relay.aclose()
             await runtime.limiter.aclose()
 
-    app = Starlette(routes=build_routes(), lifespan=lifespan,
-                    exception_handlers=HANDLERS)
+    app = Starlette(routes=build_routes(), lifespan=lifespan, exception_handlers=HANDLERS,
+                    middleware=middleware(settings))
     app.state.runtime = runtime
     return app

@@ -60,6 +60,10 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     outbox_max_bytes: int = 1024 * 1024
     subscriptions_per_connection: int = 16
     connections_per_ip: int = 0
+    frames_per_second: float = 10.0
+    frame_burst: int = 30
+    header_max_bytes: int = 16 * 1024
+    header_max_count: int = 100
     ping_idle_seconds: float = 25.0
 
 

@@ -59,6 +59,8 @@ class TickerWebSocket(asyncio.Protocol):
         self.client = ""  # peer address, for logs and per-IP limits
         self.fragments: list[bytes] = []  # a fragmented client message in progress
         self.closing = False
+        self.allowance = float(settings.limits.frame_burst)  # client frames it may send now
+        self.allowance_at = 0.0  # loop time of the last refill
         self.admitted = False  # counted against the per-address connection limit
         self._close_timer: asyncio.TimerHandle | None = None
 
@@ -129,6 +131,8 @@ class TickerWebSocket(asyncio.Protocol):
             return
         self.closing = True
         if self.outbox is not None:
+            if self.outbox.frames and not self.outbox.paused:
+                self.transport.write(self.outbox.take())  # what was queued goes out first
             self.runtime.hub.disconnect(self.outbox)
         self.proto.send_close(code, reason)
         self.transport.write(b"".join(self.proto.data_to_send()))
@@ -178,6 +182,8 @@ class TickerWebSocket(asyncio.Protocol):
     def _frame(self, frame: Frame) -> None:
         if self.outbox is None or self.closing:
             return
+        if frame.opcode in (Opcode.TEXT, Opcode.BINARY) and not self._within_rate():
+            return
         if frame.opcode in (Opcode.TEXT, Opcode.BINARY) or frame.opcode is Opcode.CONT:
             if frame.opcode is Opcode.BINARY:
                 self._error("unsupported", "send JSON in text frames")
@@ -189,6 +195,27 @@ class TickerWebSocket(asyncio.Protocol):
                 return
             message, self.fragments = b"".join(self.fragments), []
             self._message(message)
+
+    def _within_rate(self) -> bool:
+        """Token bucket: ``frames_per_second`` with bursts of ``frame_burst``. A frame over the
+        rate gets an error and is dropped; a client that keeps going (a whole burst more) is
+        closed with 1008."""
+        limits = self.runtime.settings.limits
+        now = asyncio.get_running_loop().time()
+        if self.allowance_at:
+            elapsed = now - self.allowance_at
+            self.allowance = min(limits.frame_burst,
+                                 self.allowance + elapsed * limits.frames_per_second)
+        self.allowance_at = now
+        self.allowance -= 1
+        if self.allowance >= 0:
+            return True
+        if self.allowance < -limits.frame_burst:
+            self.close(1008, "too many frames")
+        else:
+            self._error("rate_limited",
+                        f"at most {limits.frames_per_second:g} frames per second; frame dropped")
+        return False
 
     def _message(self, message: bytes) -> None:
         try:
