@@ -120,7 +120,7 @@ async def test_hostile_text_is_stored_and_served_as_text() -> None:
             item = await pub.publish(HOSTILE, source=HOSTILE[:100])
             (event,) = await recv_events(ws, 1)
         assert item["text"] == HOSTILE and event["item"]["text"] == HOSTILE
-        response = httpx.get(f"{server.url}/api/v1/feeds/en/items/{item['id']}")
+        response = await pub.client.get(f"/api/v1/feeds/en/items/{item['id']}")
         assert response.headers["content-type"] == "application/json"
         assert response.headers["x-content-type-options"] == "nosniff"
         await pub.aclose()
