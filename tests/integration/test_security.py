@@ -31,10 +31,10 @@ def config(tmp_path: Path, limits: str) -> str:
 async def test_websocket_origins_are_enforced() -> None:
     with running("memory", TICKER_ALLOWED_ORIGINS="https://news.example") as server:
         with pytest.raises(InvalidStatus) as refused:
-            await connect(server.ws_url, origin="https://evil.example")  # type: ignore[arg-type]
+            await connect(server.ws_url, origin="https://evil.example")
         assert refused.value.response.status_code == 403
         async with await connect(server.ws_url,
-                                 origin="https://news.example") as ws:  # type: ignore[arg-type]
+                                 origin="https://news.example") as ws:
             await subscribe(ws)
         async with await connect(server.ws_url) as ws:  # no Origin: not a browser
             await subscribe(ws)
