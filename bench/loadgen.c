@@ -71,7 +71,8 @@ struct conn {
     uint8_t *msg;         /* fragmented message assembly */
     uint32_t msg_len, msg_cap;
     z_stream *zs;
-    int32_t last_rank;    /* feed-order rank of the last item seen this phase, -1 if none */
+    double last_rank;     /* feed-order rank of the last item seen this phase */
+    uint8_t has_last;     /* ... if any */
     uint32_t got;         /* unique deliveries in the current phase */
 };
 
@@ -113,13 +114,17 @@ static int64_t phase_lo, phase_hi;
 static uint32_t phase_count;        /* items in range */
 static uint64_t *bitmap;            /* n * words */
 /* The feed's order is the order the server chose, not the publisher's seq order (8 publishes
- * in flight may reach the server in any order). An item's rank is the order of its first
- * reception by any reader: a server that sends every reader the same order makes every
- * reader's ranks run 0, 1, 2, ...; a reader that sees them otherwise is out of order. */
-static int32_t *ref_rank;           /* per item in range: rank, or -1 */
-static int32_t next_rank;
+ * in flight may reach the server in any order). The loadgen learns it from the readers: when an
+ * item first arrives anywhere, it is ranked right after the item that reader had before it
+ * (between that item and the next ranked one), or after every ranked item if the reader had none.
+ * A server that sends every reader the same order gives every reader rising ranks (even when a
+ * reader misses an item); an arrival ranked below the reader's previous one is out of order. */
+static double *ref_rank;            /* per item in range */
+static uint8_t *ref_set;            /* per item: ranked yet? */
+static double rank_max;
+static int any_ranked;
 static uint32_t bm_words;
-static uint64_t ph_unique, ph_dup, ph_ooo, ph_gaps, ph_stray, ph_frames, ph_bytes, ph_reads;
+static uint64_t ph_unique, ph_dup, ph_ooo, ph_stray, ph_frames, ph_bytes, ph_reads;
 static uint64_t ph_expected;
 static int ph_conns_at_start, ph_closed_during;
 static int64_t ph_first_send, ph_last_recv, ph_first_recv, ph_last_delivery_wall;
@@ -267,7 +272,7 @@ static void start_connect(int i) {
     c->state = S_CONNECTING;
     c->ready = 0;
     c->len = 0;
-    c->last_rank = -1;
+    c->has_last = 0;
     c->got = 0;
     n_inflight++;
     int r = connect(fd, (struct sockaddr *)&dst, sizeof dst);
@@ -311,7 +316,7 @@ static void mark_ready(struct conn *c) {
     c->ready = 1;
     n_ready++;
     n_inflight--;
-    c->last_rank = -1;
+    c->has_last = 0;
     c->got = 0;
 }
 
@@ -333,13 +338,32 @@ static void record_delivery(struct conn *c, int64_t seq, int64_t send_ns, int64_
     bm[idx >> 6] |= bit;
     ph_unique++;
     c->got++;
-    if (ref_rank[idx] < 0) ref_rank[idx] = next_rank++;
-    int32_t rank = ref_rank[idx];
-    if (rank < c->last_rank) {
+    if (!ref_set[idx]) {
+        double r;
+        if (c->has_last) {
+            /* between the reader's previous item and the next ranked item after it */
+            double succ = 0;
+            int have_succ = 0;
+            for (uint32_t k = 0; k < phase_count; k++)
+                if (ref_set[k] && ref_rank[k] > c->last_rank && (!have_succ || ref_rank[k] < succ)) {
+                    succ = ref_rank[k];
+                    have_succ = 1;
+                }
+            r = have_succ ? (c->last_rank + succ) / 2 : c->last_rank + 1;
+        } else {
+            r = any_ranked ? rank_max + 1 : 0;
+        }
+        ref_rank[idx] = r;
+        ref_set[idx] = 1;
+        if (!any_ranked || r > rank_max) rank_max = r;
+        any_ranked = 1;
+    }
+    double rank = ref_rank[idx];
+    if (c->has_last && rank < c->last_rank) {
         ph_ooo++;
     } else {
-        if (rank != c->last_rank + 1) ph_gaps++;
         c->last_rank = rank;
+        c->has_last = 1;
     }
     int64_t l = recv_ns - send_ns;
     if (l < 0) l = 0;
@@ -720,15 +744,17 @@ static void phase_begin(const char *name, int64_t lo, int64_t hi) {
     bitmap = calloc((size_t)opt_n * bm_words, sizeof *bitmap);
     if (!bitmap) die("out of memory");
     for (int i = 0; i < opt_n; i++) {
-        conns[i].last_rank = -1;
+        conns[i].has_last = 0;
         conns[i].got = 0;
     }
     free(ref_rank);
-    ref_rank = malloc(phase_count * sizeof *ref_rank);
-    if (!ref_rank) die("out of memory");
-    memset(ref_rank, 0xff, phase_count * sizeof *ref_rank);
-    next_rank = 0;
-    ph_unique = ph_dup = ph_ooo = ph_gaps = ph_stray = ph_frames = ph_bytes = ph_reads = 0;
+    free(ref_set);
+    ref_rank = calloc(phase_count, sizeof *ref_rank);
+    ref_set = calloc(phase_count, 1);
+    if (!ref_rank || !ref_set) die("out of memory");
+    any_ranked = 0;
+    rank_max = 0;
+    ph_unique = ph_dup = ph_ooo = ph_stray = ph_frames = ph_bytes = ph_reads = 0;
     ph_conns_at_start = n_ready;
     ph_expected = (uint64_t)n_ready * phase_count;
     ph_closed_during = 0;
@@ -757,7 +783,7 @@ static void phase_report(const char *reason) {
     uint64_t lost = ph_expected > ph_unique ? ph_expected - ph_unique : 0;
     printf("{\"event\":\"phase\",\"name\":\"%s\",\"reason\":\"%s\",\"lo\":%lld,\"hi\":%lld,"
            "\"items\":%u,\"conns\":%d,\"expected\":%llu,\"deliveries\":%llu,\"lost\":%llu,"
-           "\"dup\":%llu,\"out_of_order\":%llu,\"gaps\":%llu,\"stray\":%llu,"
+           "\"dup\":%llu,\"out_of_order\":%llu,\"stray\":%llu,"
            "\"closed_during\":%d,\"frames\":%llu,\"bytes\":%llu,\"reads\":%llu,"
            "\"first_send_ns\":%lld,\"first_recv_ns\":%lld,\"last_recv_ns\":%lld,"
            "\"span_s\":%.6f,\"recv_span_s\":%.6f,\"deliveries_per_s\":%.1f,"
@@ -768,7 +794,7 @@ static void phase_report(const char *reason) {
            phase_name, reason, (long long)phase_lo, (long long)phase_hi, phase_count,
            ph_conns_at_start, (unsigned long long)ph_expected, (unsigned long long)ph_unique,
            (unsigned long long)lost, (unsigned long long)ph_dup, (unsigned long long)ph_ooo,
-           (unsigned long long)ph_gaps, (unsigned long long)ph_stray, ph_closed_during,
+           (unsigned long long)ph_stray, ph_closed_during,
            (unsigned long long)ph_frames, (unsigned long long)ph_bytes,
            (unsigned long long)ph_reads, (long long)ph_first_send, (long long)ph_first_recv,
            (long long)ph_last_recv, span, recv_span, span > 0 ? ph_unique / span : 0.0,

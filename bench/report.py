@@ -86,22 +86,23 @@ def _status(ph: Json) -> str:
 def phase_table(runs: Iterable[Json], name: str) -> list[str]:
     head = (
         "| server | N | deliveries/s | p50 ms | p99 ms | max ms | last delivery after last "
-        "publish, s | server CPU µs/delivery | lost / dup / out-of-order | loadgen CPU util | "
-        "other load, cores |"
+        "publish, s | server CPU µs/delivery | server core busy | lost / dup / out-of-order | "
+        "loadgen CPU util | other load, cores |"
     )
-    lines = [head, "|" + "---|" * 11]
+    lines = [head, "|" + "---|" * 12]
     for run in runs:
         ph = _phase(run, name)
         label = run["label"] + (" + deflate" if run["deflate"] else "")
         if ph is None:
             err = run.get("error", "no data")
-            lines.append(f"| {label} | {run['n']:,} | failed: {err} |" + " |" * 8)
+            lines.append(f"| {label} | {run['n']:,} | failed: {err} |" + " |" * 9)
             continue
         lat = ph["lat_ms"]
         lines.append(
             f"| {label} | {run['n']:,} | {_f(ph['deliveries_per_s'], 0)} | {_f(lat['p50'])} | "
             f"{_f(lat['p99'])} | {_f(lat['max'])} | {_f(tail_after_publish_s(ph), 2)} | "
-            f"{_f(ph['server_us_per_delivery'], 2)} | {_status(ph)} | "
+            f"{_f(ph['server_us_per_delivery'], 2)} | {_f(ph.get('server_core_util'), 2)} | "
+            f"{_status(ph)} | "
             f"{_f(ph['loadgen_util'], 2)} | {_f(ph.get('background_cores'), 2)} |"
         )
     return lines

@@ -651,6 +651,8 @@ async def run_phase(name: str, lg: Loadgen, pub: Publisher, server: Proc, redis_
     # the server, the load generator, the publisher and Redis.
     ours = server_cpu + res["loadgen_cpu_s"] + res["publisher_cpu_s"] + res.get("redis_cpu_s", 0)
     res["background_cores"] = round(max(0.0, (sys1 - sys0) - ours) / wall, 3)
+    # how busy the server kept its core between the first publish and the last delivery
+    res["server_core_util"] = round(server_cpu / res["span_s"], 3) if res["span_s"] else None
     lat = res["lat_ms"]
     log(f"  {name:5s} {deliveries:>9,} deliveries ({res['reason']}), "
         f"{res['deliveries_per_s']:>9,.0f}/s, p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms, "
@@ -849,10 +851,26 @@ async def matrix(args: argparse.Namespace) -> None:
     for i, cfg in enumerate(runs, 1):
         PROGRESS.prefix = f"[{i}/{len(runs)}] {cfg.tag}"
         res = await one_run(cfg)
+        noisy = background(res)
+        if noisy > args.max_background and args.retries > 0:
+            # Other engineers' tests took a large share of the machine: the server's core was
+            # not its own. Run it again once after a longer wait for quiet; keep the cleaner.
+            log(f"  other processes used {noisy:.2f} cores during a phase: running it again")
+            cfg.quiet_wait_s = max(cfg.quiet_wait_s, 90.0)
+            again = await one_run(cfg)
+            again["attempts"] = 2
+            if background(again) < noisy or not res.get("ok"):
+                res = again
         res["machine"] = info
         (RESULTS / f"{cfg.tag}.json").write_text(json.dumps(res, indent=1))
         await asyncio.sleep(1.0)  # let sockets in TIME_WAIT and the CPU settle
     log(f"matrix done in {time.monotonic() - started:.0f}s")
+
+
+def background(res: Json) -> float:
+    """The largest share of the machine other processes used during any phase of a run."""
+    phases = res.get("phases") or {}
+    return max((p.get("background_cores") or 0.0 for p in phases.values()), default=0.0)
 
 
 def main() -> None:
@@ -877,6 +895,10 @@ def main() -> None:
     parser.add_argument("--ticker-ref", default="HEAD",
                         help="the commit of ticker to benchmark (installed from `git archive`), "
                         "or 'worktree' for an editable install of the work tree")
+    parser.add_argument("--max-background", type=float, default=0.5,
+                        help="run again (once) a run during which other processes used more "
+                        "than this many cores")
+    parser.add_argument("--retries", type=int, default=1, choices=(0, 1))
     parser.add_argument("--render", action="store_true",
                         help="only render docs from bench/results/*.json")
     parser.add_argument("--no-render", action="store_true", help="do not render docs")
