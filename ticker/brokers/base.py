@@ -84,7 +84,9 @@ OnResync = Callable[[], None]
 
 
 class BrokerUnavailableError(Exception):
-    """The engine could not reach its backend; the operation had no effect."""
+    """The engine could not reach its backend. A write either happened whole or not at all
+    (one atomic step), but after a timeout the caller cannot know which: retry it with the same
+    idempotency key."""
 
 
 class Broker(Protocol):

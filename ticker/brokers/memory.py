@@ -52,6 +52,7 @@ class MemoryBroker:
         self._latest_max = latest_max
         self._feeds: dict[str, _FeedLog] = {}
         self._on_event: OnEvent | None = None
+        self._idem_checked = 1024  # idempotency records kept at the last purge (at least 1024)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _feed(self, feed: str) -> _FeedLog:
@@ -107,6 +108,9 @@ class MemoryBroker:
             expiry = loop_time + idempotency.ttl_seconds
             record = (idempotency.fingerprint, ident, expiry)
             log.idem[(idempotency.scope, idempotency.key)] = record
+            if len(log.idem) > 2 * self._idem_checked:  # forget expired keys, amortised
+                log.idem = {k: v for k, v in log.idem.items() if v[2] > loop_time}
+                self._idem_checked = max(1024, len(log.idem))
         if self._on_event is not None and self._loop is not None:
             self._loop.call_soon(self._on_event, feed, log.epoch, entry)
         return PublishResult("published", log.epoch, log.seq, item)
