@@ -303,3 +303,27 @@ def test_one_script_tag_embed_works_cross_origin(page: Page, server: TickerServe
         text = unique("Seen by a partner")
         server.publish("en", text)
         expect(item(host, text)).to_have_count(1)
+
+
+def test_attribute_changes_apply_live(page: Page, server: TickerServer) -> None:
+    en, es = unique("English line"), unique("Línea en español")
+    server.publish("en", en)
+    server.publish("es", es)
+    host = open_embed(page, server, query="?mode=list")
+    expect(item(host, en)).to_have_count(1)
+    page.evaluate("""() => {
+        window.__events = [];
+        const t = document.querySelector('breaking-ticker');
+        for (const type of ['ticker-snapshot', 'ticker-item'])
+            t.addEventListener(type, (e) => window.__events.push(type));
+        t.setAttribute('feed', 'es');
+    }""")
+    expect(item(host, es)).to_have_count(1)
+    expect(item(host, en)).to_have_count(0)
+    expect(host.locator(".label")).to_have_text("ÚLTIMA HORA")
+    host.evaluate("h => h.setAttribute('limit', '1')")
+    expect(host.locator("li")).to_have_count(1)
+    newest = unique("Otra línea")
+    server.publish("es", newest)
+    expect(host.locator("li")).to_have_text([re.compile(re.escape(newest))])
+    assert page.evaluate("() => window.__events") == ["ticker-snapshot", "ticker-item"]

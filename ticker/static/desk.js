@@ -232,10 +232,10 @@ function renderRecent(items) {
     .filter((it) => all || !claims || it.author === claims.sub)
     .sort((a, b) => (b.published_at || "").localeCompare(a.published_at || ""))
     .slice(0, 30);
-  const open = $("recent").querySelector("li.editing")?.dataset.id;
-  $("recent").replaceChildren(...list.map(itemRow));
+  // a row being corrected is kept as it is, so a refresh never throws away what is being typed
+  const editing = new Map([...$("recent").querySelectorAll("li.editing")].map((li) => [li.dataset.id, li]));
+  $("recent").replaceChildren(...list.map((it) => (it.status !== "canceled" && editing.get(it.id)) || itemRow(it)));
   if (!list.length) $("recent").append(h("li", { className: "hint", textContent: "Nothing published yet." }));
-  if (open) $("recent").querySelector(`li[data-id="${CSS.escape(open)}"] .correct`)?.click();
 }
 
 function itemRow(it) {

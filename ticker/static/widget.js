@@ -19,7 +19,7 @@ font:var(--ticker-font-size,15px)/1.4 var(--ticker-font,system-ui,sans-serif)}
 :host([size=small]) .bar{font-size:var(--ticker-font-size,13px)}:host([size=large]) .bar{font-size:var(--ticker-font-size,19px)}
 .head{display:flex;align-items:center;gap:.5em;padding:0 .8em;background:var(--ticker-accent,#c8102e);
 color:var(--ticker-accent-fg,#fff);font-weight:700;letter-spacing:.03em;white-space:nowrap}
-.dot{width:.55em;height:.55em;border-radius:50%;background:#8a8a8a;box-shadow:0 0 0 1px #fff6}
+.dot{width:.55em;height:.55em;border-radius:50%;background:#8a8a8a}
 .dot[data-state=live]{background:#2fd15a}.dot[data-state$=connecting]{background:#ffb300}
 .vp{position:relative;flex:1;min-width:0;overflow:hidden}
 .track{position:absolute;inset-block:0;inset-inline-start:0;display:flex;align-items:center;width:max-content;
@@ -44,13 +44,8 @@ const meta = new Map(); // server base -> Promise<feed list>
 const fmts = new Map();
 let sheet;
 
-const feeds = (base) => {
-  if (!meta.has(base)) {
-    meta.set(base, fetch(new URL("api/v1/feeds", base)).then((r) => (r.ok ? r.json() : []))
-      .then((j) => (Array.isArray(j) ? j : j.feeds || [])).catch(() => []));
-  }
-  return meta.get(base);
-};
+const feeds = (base) => meta.get(base) || meta.set(base, fetch(new URL("api/v1/feeds", base))
+  .then((r) => r.json()).then((j) => (Array.isArray(j) ? j : j.feeds || [])).catch(() => [])).get(base);
 const el = (tag, cls, text, part) => {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -62,377 +57,373 @@ const safeUrl = (u) => {
   try { const x = new URL(u); return /^https?:$/.test(x.protocol) ? x.href : null; } catch { return null; }
 };
 const ago = (ts, lang) => {
-  const t = Date.parse(ts);
-  if (Number.isNaN(t)) return "";
+  const s = Math.min(0, (Date.parse(ts) - Date.now()) / 1000);
   if (!fmts.has(lang)) {
-    let f;
-    try { f = new Intl.RelativeTimeFormat(lang, { numeric: "auto", style: "short" }); }
-    catch { f = new Intl.RelativeTimeFormat("en", { numeric: "auto", style: "short" }); }
-    fmts.set(lang, f);
+    try { fmts.set(lang, new Intl.RelativeTimeFormat(lang, { numeric: "auto", style: "short" })); }
+    catch { fmts.set(lang, new Intl.RelativeTimeFormat("en", { numeric: "auto", style: "short" })); }
   }
-  const s = Math.min(0, Math.round((t - Date.now()) / 1000)), f = fmts.get(lang);
-  return s > -45 ? f.format(0, "second") : s > -3600 ? f.format(Math.round(s / 60), "minute")
-    : s > -86400 ? f.format(Math.round(s / 3600), "hour") : f.format(Math.round(s / 86400), "day");
+  const [n, unit] = s > -45 ? [0, "second"] : s > -3600 ? [s / 60, "minute"] : s > -86400 ? [s / 3600, "hour"]
+    : [s / 86400, "day"];
+  return Number.isNaN(s) ? "" : fmts.get(lang).format(Math.round(n), unit);
 };
 
-export class BreakingTicker extends HTMLElement {
-  static observedAttributes = [...CONN, "label", "theme", "mode", "limit", "size", "lang", "dir"];
-  #items = new Map(); #order = []; // newest first
-  #cursor = null; #ws = null; #es = null; #timer = 0; #clock = 0; #retry = 0; #wsFails = 0; #sse = false;
-  #heard = 0; #pinged = false; #status = ""; #meta = null; #up = false;
-  #x = 0; #raf = 0; #last = 0; #hover = false; #focus = false; #held = false;
-  #spacer = el("li", "spacer"); #calm = matchMedia("(prefers-reduced-motion: reduce)");
-  #dark = matchMedia("(prefers-color-scheme: dark)"); #ro = new ResizeObserver(() => this.#fit());
-  #on = () => this.#status !== "live" && this.reconnect();
-  #off = () => this.#setStatus("offline");
-  #vis = () => {
-    if (document.hidden) return;
-    if (this.#status !== "live" || Date.now() - this.#heard > SILENCE) this.reconnect();
-    this.#anim();
-  };
+// One ticker's state and behaviour, in a closure.
+function mount(host) {
+  const root = host.attachShadow({ mode: "open" });
+  root.innerHTML = HTML;
+  try { // constructed sheets are not blocked by a host page's style-src CSP
+    if (!sheet) { sheet = new CSSStyleSheet(); sheet.replaceSync(CSS); }
+    root.adoptedStyleSheets = [sheet];
+  } catch { root.prepend(el("style", null, CSS)); }
+  const [bar, label, dot, vp, track, btn, live] =
+    [".bar", ".label", ".dot", ".vp", ".track", ".pause", ".sr"].map((s) => root.querySelector(s));
+  const spacer = el("li", "spacer");
+  spacer.setAttribute("aria-hidden", "true");
+  const calm = matchMedia("(prefers-reduced-motion: reduce)"), dark = matchMedia("(prefers-color-scheme: dark)");
+  const items = new Map();
+  let order = []; // ids, newest first
+  let cursor = null, ws = null, es = null, timer = 0, clock = 0, retry = 0, wsFails = 0, sse = false;
+  let heard = 0, pinged = false, status = "", info = null, up = false;
+  let x = 0, raf = 0, last = 0, hover = false, focus = false, held = false;
 
-  constructor() {
-    super();
-    const r = this.attachShadow({ mode: "open" });
-    r.innerHTML = HTML;
-    try { // constructed sheets are not blocked by a host page's style-src CSP
-      if (!sheet) { sheet = new CSSStyleSheet(); sheet.replaceSync(CSS); }
-      r.adoptedStyleSheets = [sheet];
-    } catch { r.prepend(el("style", null, CSS)); }
-    [this.$bar, this.$label, this.$dot, this.$vp, this.$track, this.$pause, this.$live] =
-      [".bar", ".label", ".dot", ".vp", ".track", ".pause", ".sr"].map((s) => r.querySelector(s));
-    this.#spacer.setAttribute("aria-hidden", "true");
-    this.$pause.onclick = () => (this.#held ? this.play() : this.pause());
-    this.$vp.onpointerenter = () => { this.#hover = true; };
-    this.$vp.onpointerleave = () => { this.#hover = false; this.#anim(); };
-    this.addEventListener("focusin", (e) => {
-      const n = e.composedPath()[0];
-      if ((this.#focus = this.$vp.contains(n))) this.#reveal(n);
-    });
-    this.addEventListener("focusout", () => { this.#focus = false; this.#anim(); });
-    this.#calm.addEventListener("change", () => this.#setup());
-    this.#dark.addEventListener("change", () => this.#setup());
-  }
-
-  get feed() { return this.#a("feed"); }
-  get status() { return this.#status; }
-  get cursor() { return this.#cursor; }
-  get items() { return this.#order.map((id) => this.#items.get(id)); }
-  pause() { this.#held = true; this.#setup(); }
-  play() { this.#held = false; this.#setup(); this.#anim(); }
-  reconnect() { this.#retry = 0; this.#open(); }
-
-  connectedCallback() {
-    addEventListener("online", this.#on);
-    addEventListener("offline", this.#off);
-    document.addEventListener("visibilitychange", this.#vis);
-    this.#clock = setInterval(() => this.#tickle(), 5000);
-    this.#ro.observe(this.$vp);
-    this.#up = true;
-    this.#setup();
-    this.#loadMeta();
-    this.#open();
-  }
-  disconnectedCallback() {
-    this.#up = false;
-    removeEventListener("online", this.#on);
-    removeEventListener("offline", this.#off);
-    document.removeEventListener("visibilitychange", this.#vis);
-    clearInterval(this.#clock);
-    this.#ro.disconnect();
-    cancelAnimationFrame(this.#raf);
-    this.#raf = 0;
-    this.#close();
-  }
-  attributeChangedCallback(name, old) {
-    if (!this.#up || old === this.getAttribute(name)) return;
-    if (!CONN.includes(name)) return this.#setup();
-    this.#items.clear(); this.#order = []; this.#cursor = null;
-    this.#render();
-    this.#loadMeta();
-    this.reconnect();
-  }
-  #a(name) { return this.getAttribute(name) || ""; }
+  const a = (name) => host.getAttribute(name) || "";
+  const feed = () => a("feed");
+  const base = () => { try { return new URL(a("server") || BASE, BASE); } catch { return BASE; } };
+  const lang = () => a("lang") || info?.lang || feed() || "en";
+  const t = () => T[lang().split("-")[0].toLowerCase()] || T.en;
+  const name = () => a("label") || t()[0];
+  const listMode = () => a("mode") === "list" || calm.matches;
+  const rtl = () => bar.dir === "rtl";
+  const emit = (type, detail) =>
+    host.dispatchEvent(new CustomEvent(`ticker-${type}`, { detail, bubbles: true, composed: true }));
 
   // ---- connection ----
-  get #base() { try { return new URL(this.#a("server") || BASE, BASE); } catch { return BASE; } }
-  #filter() {
+  const filter = () => {
     const f = {};
     for (const k of ["categories", "regions"]) {
-      const v = this.#a(k).split(",").map((s) => s.trim()).filter(Boolean);
+      const v = a(k).split(",").map((s) => s.trim()).filter(Boolean);
       if (v.length) f[k] = v;
     }
-    const u = parseInt(this.#a("max-urgency"), 10);
+    const u = parseInt(a("max-urgency"), 10);
     if (u >= 1 && u <= 9) f.max_urgency = u;
     return f;
-  }
-  #match(it) {
-    const f = this.#filter();
-    return (!f.categories || f.categories.includes(it.category)) &&
-      (!f.regions || (it.regions || []).some((r) => f.regions.includes(r))) &&
-      !(it.urgency > f.max_urgency);
-  }
-  #open() {
-    this.#close();
-    if (!this.feed || !this.#up) return;
-    if (this.#status !== "offline") this.#setStatus(this.#status ? "reconnecting" : "connecting");
-    this.#heard = Date.now();
-    const forced = this.#a("transport");
-    if (forced === "sse" || (forced !== "websocket" && (this.#sse || !window.WebSocket))) return this.#openSSE();
-    const u = new URL("ws", this.#base);
+  };
+  const match = (it, f = filter()) => (!f.categories || f.categories.includes(it.category)) &&
+    (!f.regions || (it.regions || []).some((r) => f.regions.includes(r))) && !(it.urgency > f.max_urgency);
+  const setStatus = (s) => {
+    if (s === status) return;
+    status = s;
+    paint();
+    emit("status", { status: s });
+  };
+  const close = () => {
+    clearTimeout(timer);
+    if (ws) { ws.onclose = ws.onmessage = null; ws.close(); }
+    es?.close();
+    ws = es = null;
+  };
+  const later = (fast) => {
+    close();
+    const n = retry++;
+    // backoff: exponential, jittered, capped; a restarting server (1012/1013) is retried soon
+    const d = fast ? 250 + Math.random() * 750 : Math.min(CAP, 500 * 2 ** n) * (0.5 + Math.random() / 2);
+    setStatus(navigator.onLine === false || n >= 5 ? "offline" : "reconnecting");
+    timer = setTimeout(open, d);
+  };
+  const open = () => {
+    close();
+    if (!feed() || !up) return;
+    if (status !== "offline") setStatus(status ? "reconnecting" : "connecting");
+    heard = Date.now();
+    const forced = a("transport");
+    if (forced === "sse" || (forced !== "websocket" && (sse || !window.WebSocket))) return openSSE();
+    const u = new URL("ws", base());
     u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
-    const ws = (this.#ws = new WebSocket(u));
-    let heard = false;
-    ws.onopen = () => {
-      const sub = { type: "subscribe", feed: this.feed, filter: this.#filter() };
-      if (this.#cursor) sub.since = this.#cursor;
-      ws.send(JSON.stringify(sub));
+    const sock = (ws = new WebSocket(u));
+    let got = false;
+    sock.onopen = () => {
+      const sub = { type: "subscribe", feed: feed(), filter: filter() };
+      if (cursor) sub.since = cursor;
+      sock.send(JSON.stringify(sub));
     };
-    ws.onmessage = (e) => {
-      heard = true;
-      this.#heard = Date.now();
-      this.#parse(e.data);
-    };
-    ws.onclose = (e) => {
-      if (ws !== this.#ws) return;
+    sock.onmessage = (e) => { got = true; heard = Date.now(); frame(e.data); };
+    sock.onclose = (e) => {
       // a socket that never carried a frame: blocked by a proxy, or no server. Try SSE after 3.
-      if (!heard && ++this.#wsFails >= 3 && window.EventSource) this.#sse = true;
-      this.#later(e.code === 1012 || e.code === 1013);
+      if (!got && ++wsFails >= 3 && window.EventSource) sse = true;
+      later(e.code === 1012 || e.code === 1013);
     };
-  }
-  #openSSE() {
-    const u = new URL(`api/v1/feeds/${encodeURIComponent(this.feed)}/events`, this.#base);
-    if (this.#cursor) u.searchParams.set("since", this.#cursor);
-    for (const [k, v] of Object.entries(this.#filter())) u.searchParams.set(k, String(v));
-    const es = (this.#es = new EventSource(u));
+  };
+  const openSSE = () => {
+    const u = new URL(`api/v1/feeds/${encodeURIComponent(feed())}/events`, base());
+    if (cursor) u.searchParams.set("since", cursor);
+    for (const [k, v] of Object.entries(filter())) u.searchParams.set(k, String(v));
+    const src = (es = new EventSource(u));
     let ok = false;
-    es.onopen = () => { ok = true; this.#heard = Date.now(); this.#retry = 0; this.#setStatus("live"); };
+    src.onopen = () => { ok = true; heard = Date.now(); retry = 0; setStatus("live"); };
     for (const type of ["item", "update", "retract", "snapshot", "ping"]) {
-      es.addEventListener(type, (e) => {
+      src.addEventListener(type, (e) => {
         ok = true;
-        this.#heard = Date.now();
-        if (type === "ping") this.#pinged = true;
-        else this.#parse(e.data, type, e.lastEventId);
+        heard = Date.now();
+        if (type === "ping") pinged = true;
+        else frame(e.data, type, e.lastEventId);
       });
     }
-    es.onerror = () => {
-      if (es !== this.#es) return;
-      if (!ok) { this.#sse = false; this.#wsFails = 0; } // neither works yet: alternate
-      this.#later(false); // reconnect ourselves, with backoff and a fresh ?since=
+    src.onerror = () => {
+      if (src !== es) return;
+      if (!ok) { sse = false; wsFails = 0; } // neither works yet: alternate
+      later(false); // reconnect ourselves, with backoff and a fresh ?since=
     };
-  }
-  #close() {
-    clearTimeout(this.#timer);
-    const ws = this.#ws;
-    this.#ws = null;
-    if (ws) { ws.onclose = ws.onmessage = null; ws.close(); }
-    this.#es?.close();
-    this.#es = null;
-  }
-  #later(fast) {
-    this.#close();
-    const n = this.#retry++;
-    // exponential backoff with jitter and a cap; a restarting server (1012/1013) is retried soon
-    const d = fast ? 250 + Math.random() * 750 : Math.min(CAP, 500 * 2 ** n) * (0.5 + Math.random() / 2);
-    this.#setStatus(navigator.onLine === false || n >= 5 ? "offline" : "reconnecting");
-    this.#timer = setTimeout(() => this.#open(), d);
-  }
-  #tickle() {
-    if ((this.#ws || (this.#es && this.#pinged)) && Date.now() - this.#heard > SILENCE) this.reconnect();
-    for (const t of this.$track.querySelectorAll("time")) t.textContent = ago(t.dateTime, t.parentNode.lang);
-  }
-  #setStatus(s) {
-    if (s === this.#status) return;
-    this.#status = s;
-    this.#setup();
-    this.#emit("status", { status: s });
-  }
-  #emit(type, detail) {
-    this.dispatchEvent(new CustomEvent(`ticker-${type}`, { detail, bubbles: true, composed: true }));
-  }
+  };
+  const reconnect = () => { retry = 0; open(); };
+  const tickle = () => {
+    if ((ws || (es && pinged)) && Date.now() - heard > SILENCE) reconnect();
+    for (const el of track.querySelectorAll("time")) el.textContent = ago(el.dateTime, el.parentNode.lang);
+  };
+  const online = () => status !== "live" && reconnect();
+  const offline = () => setStatus("offline");
+  const visible = () => {
+    if (document.hidden) return;
+    if (status !== "live" || Date.now() - heard > SILENCE) reconnect();
+    anim();
+  };
 
   // ---- events ----
-  #parse(data, type, id) {
+  const frame = (data, type, id) => {
     let m;
     try { m = JSON.parse(data); } catch { return; }
     if (type) m.type = type;
     if (id) m.cursor ??= id;
-    if (m.cursor) this.#cursor = m.cursor;
-    const t = m.type;
-    if (t === "subscribed" || t === "snapshot") {
-      this.#retry = this.#wsFails = 0;
-      if (t === "snapshot") this.#replace(m.items || []);
-      if (t === "snapshot" || m.recovered) this.#setStatus("live"); // else a snapshot follows
-    } else if (t === "item" || t === "update") this.#upsert(m.item, t === "item");
-    else if (t === "retract") this.#remove(m.id);
-    else if (t === "error") console.warn("breaking-ticker:", m.code, m.message);
-  }
-  #replace(items) {
-    this.#items.clear();
-    this.#order = [];
-    for (const it of items) {
-      if (it.status !== "canceled" && this.#match(it) && !this.#items.has(it.id)) {
-        this.#items.set(it.id, it);
-        this.#order.unshift(it.id);
-      }
+    if (m.cursor) cursor = m.cursor;
+    const k = m.type;
+    if (k === "subscribed" || k === "snapshot") {
+      retry = wsFails = 0;
+      if (k === "snapshot") replace(m.items || []);
+      if (k === "snapshot" || m.recovered) setStatus("live"); // else a snapshot follows
+    } else if (k === "item" || k === "update") upsert(m.item, k === "item");
+    else if (k === "retract") remove(m.id);
+    else if (k === "error") console.warn("breaking-ticker:", m.code, m.message);
+  };
+  const replace = (list) => {
+    items.clear();
+    order = [];
+    const f = filter();
+    for (const it of list) {
+      if (it.status !== "canceled" && match(it, f) && !items.has(it.id)) { items.set(it.id, it); order.unshift(it.id); }
     }
-    this.#trim();
-    this.#render();
-    this.#emit("snapshot", { items: this.items, cursor: this.#cursor });
-  }
-  #upsert(it, fresh) {
+    trim();
+    render();
+    emit("snapshot", { items: order.map((i) => items.get(i)), cursor });
+  };
+  const upsert = (it, fresh) => {
     if (!it) return;
-    if (it.status === "canceled") return this.#remove(it.id);
-    const old = this.#items.get(it.id);
+    if (it.status === "canceled") return remove(it.id);
+    const old = items.get(it.id);
     if (old) { // a correction (or a repeat): change it in place
       if (it.version < old.version) return;
-      this.#items.set(it.id, it);
-      const li = this.#li(it.id);
-      if (li) this.#fill(li, it);
-      return this.#emit("update", { item: it });
+      items.set(it.id, it);
+      const li = find(it.id);
+      if (li) fill(li, it);
+      return emit("update", { item: it });
     }
-    if (!fresh || !this.#match(it)) return;
-    this.#items.set(it.id, it);
-    this.#order.unshift(it.id);
-    const li = this.#make(it);
-    if (this.#listMode) this.$track.prepend(li);
+    if (!fresh || !match(it)) return;
+    items.set(it.id, it);
+    order.unshift(it.id);
+    const li = make(it);
+    if (listMode()) track.prepend(li);
     else { // next to enter the strip: before the first item not yet in view
-      const w = this.$vp.clientWidth;
-      const ref = [...this.$track.children].find((c) => c === this.#spacer || this.#pos(c) - this.#x >= w);
-      this.$track.insertBefore(li, ref);
+      const w = vp.clientWidth;
+      track.insertBefore(li, [...track.children].find((c) => c === spacer || pos(c) - x >= w));
     }
-    this.#trim();
-    this.#fit();
-    this.#anim();
-    this.$live.textContent = `${this.#label}: ${it.source ? `${it.source}: ` : ""}${it.text}`;
-    this.#emit("item", { item: it });
-  }
-  #remove(id) {
-    if (!this.#items.delete(id)) return;
-    this.#order = this.#order.filter((x) => x !== id);
-    this.#drop(this.#li(id));
-    this.#emit("retract", { id });
-  }
-  #trim() {
-    const max = Math.max(1, parseInt(this.#a("limit"), 10) || 20);
-    while (this.#order.length > max) {
-      const id = this.#order.pop();
-      this.#items.delete(id);
-      this.#drop(this.#li(id));
+    trim();
+    fit();
+    anim();
+    live.textContent = `${name()}: ${it.source ? `${it.source}: ` : ""}${it.text}`;
+    emit("item", { item: it });
+  };
+  const remove = (id) => {
+    if (!items.delete(id)) return;
+    order = order.filter((i) => i !== id);
+    drop(find(id));
+    emit("retract", { id });
+  };
+  const trim = () => {
+    const max = Math.max(1, parseInt(a("limit"), 10) || 20);
+    while (order.length > max) {
+      const id = order.pop();
+      items.delete(id);
+      drop(find(id));
     }
-  }
-  #drop(li) {
+  };
+  const drop = (li) => {
     if (!li) return;
-    if (li === this.$track.firstChild) this.#x = 0;
+    if (li === track.firstChild) x = 0;
     li.remove();
-    this.#fit();
-    this.#move();
-  }
-  #li(id) { return [...this.$track.children].find((c) => c.dataset.id === id); }
+    fit();
+    move();
+  };
+  const find = (id) => [...track.children].find((c) => c.dataset.id === id);
 
   // ---- rendering ----
-  get #lang() { return this.#a("lang") || this.#meta?.lang || this.feed || "en"; }
-  get #t() { return T[this.#lang.split("-")[0].toLowerCase()] || T.en; }
-  get #label() { return this.#a("label") || this.#t[0]; }
-  get #listMode() { return this.#a("mode") === "list" || this.#calm.matches; }
-  async #loadMeta() {
-    const feed = this.feed, list = await feeds(String(this.#base));
-    if (feed === this.feed) { this.#meta = list.find((f) => f.id === feed); this.#setup(); }
-  }
-  #setup() {
-    const t = this.#t, bar = this.$bar, theme = this.#a("theme"), s = this.#status || "connecting";
-    bar.lang = this.#lang;
-    bar.dir = this.#a("dir") || this.#meta?.direction || (RTL.test(bar.lang) ? "rtl" : "ltr");
-    bar.classList.toggle("dark", theme === "dark" || (theme !== "light" && this.#dark.matches));
-    bar.setAttribute("aria-label", this.#meta?.title ? `${this.#label} — ${this.#meta.title}` : this.#label);
-    this.$label.textContent = this.#label;
-    this.$dot.dataset.state = s;
-    this.$dot.title = t[4 + STATES.indexOf(s)];
-    this.$dot.setAttribute("aria-label", this.$dot.title);
-    this.$pause.title = this.#held ? t[3] : t[2];
-    this.$pause.setAttribute("aria-label", this.$pause.title);
-    this.$pause.setAttribute("aria-pressed", this.#held);
-    this.$pause.textContent = this.#held ? "\u25B6\uFE0E" : "\u275A\u275A";
-    if (bar.dataset.mode !== (this.#listMode ? "list" : "scroll")) this.#render();
-  }
-  #render() {
-    const list = this.#listMode;
-    this.$bar.dataset.mode = list ? "list" : "scroll";
-    this.$track.replaceChildren(...this.#order.map((id) => this.#make(this.#items.get(id))));
-    if (!list) this.$track.append(this.#spacer);
-    this.#x = 0;
-    this.#move();
-    this.#fit();
-    this.#anim();
-  }
-  #make(it) {
+  const loadInfo = async () => {
+    const f = feed(), list = await feeds(String(base()));
+    if (f === feed()) { info = list.find((i) => i.id === f); paint(); }
+  };
+  const paint = () => {
+    const w = t(), theme = a("theme"), s = status || "connecting";
+    bar.lang = lang();
+    bar.dir = a("dir") || info?.direction || (RTL.test(bar.lang) ? "rtl" : "ltr");
+    bar.classList.toggle("dark", theme === "dark" || (theme !== "light" && dark.matches));
+    bar.setAttribute("aria-label", info?.title ? `${name()} — ${info.title}` : name());
+    label.textContent = name();
+    dot.dataset.state = s;
+    dot.title = w[4 + STATES.indexOf(s)];
+    dot.setAttribute("aria-label", dot.title);
+    btn.title = held ? w[3] : w[2];
+    btn.setAttribute("aria-label", btn.title);
+    btn.setAttribute("aria-pressed", held);
+    btn.textContent = held ? "\u25B6\uFE0E" : "\u275A\u275A";
+    if (bar.dataset.mode !== (listMode() ? "list" : "scroll")) render();
+  };
+  const render = () => {
+    bar.dataset.mode = listMode() ? "list" : "scroll";
+    track.replaceChildren(...order.map((id) => make(items.get(id))));
+    if (!listMode()) track.append(spacer);
+    x = 0;
+    move();
+    fit();
+    anim();
+  };
+  const make = (it) => {
     const li = el("li");
     li.dataset.id = it.id;
-    this.#fill(li, it);
+    fill(li, it);
     return li;
-  }
-  #fill(li, it) {
-    const flash = it.urgency <= 2, url = safeUrl(it.url), lang = it.lang || this.#lang;
+  };
+  const fill = (li, it) => {
+    const flash = it.urgency <= 2, url = safeUrl(it.url), l = it.lang || lang();
     li.className = flash ? "flash" : "";
     li.setAttribute("part", flash ? "item flash" : "item");
     li.dataset.version = it.version;
-    li.lang = lang;
+    li.lang = l;
     const body = el(url ? "a" : "span", "body", null, url && "link");
     if (url) Object.assign(body, { href: url, target: "_blank", rel: "noopener noreferrer" });
-    if (flash) body.append(el("span", "badge", this.#t[1], "badge"));
+    if (flash) body.append(el("span", "badge", t()[1], "badge"));
     // <bdi> isolates each run, so an English source inside Arabic text keeps its own direction
     if (it.source) body.append(el("bdi", "src", it.source, "source"), ": ");
     body.append(el("bdi", "txt", it.text, "text"));
-    const time = el("time", "time", ago(it.published_at, lang), "time");
+    const time = el("time", "time", ago(it.published_at, l), "time");
     time.dateTime = it.published_at;
-    time.title = new Date(it.published_at).toLocaleString(lang);
+    time.title = new Date(it.published_at).toLocaleString(l);
     li.replaceChildren(body, time);
-  }
+  };
 
   // ---- motion: the strip is a ring; the item that scrolls out at the start moves to the end ----
-  #pos(c) { return this.$bar.dir === "rtl" ? this.$track.offsetWidth - c.offsetLeft - c.offsetWidth : c.offsetLeft; }
-  #move() {
-    const x = this.$bar.dir === "rtl" ? this.#x : -this.#x;
-    this.$track.style.transform = this.#listMode ? "" : `translateX(${x}px)`;
-  }
-  #fit() { // keep the ring longer than the viewport plus its widest item, so no jump is ever seen
-    const s = this.#spacer;
-    if (!s.isConnected) return;
+  const pos = (c) => (rtl() ? track.offsetWidth - c.offsetLeft - c.offsetWidth : c.offsetLeft);
+  const move = () => { track.style.transform = listMode() ? "" : `translateX(${rtl() ? x : -x}px)`; };
+  const fit = () => { // keep the ring longer than the viewport plus its widest item: no jump is seen
+    if (!spacer.isConnected) return;
     let sum = 0, max = 0;
-    for (const c of this.$track.children) if (c !== s) { sum += c.offsetWidth; max = Math.max(max, c.offsetWidth); }
-    s.style.width = `${sum && Math.max(0, this.$vp.clientWidth + max - sum)}px`;
-  }
-  get #stopped() {
-    return this.#held || this.#hover || this.#focus || document.hidden || this.#listMode || !this.#order.length;
-  }
-  #anim() {
-    if (this.#raf || this.#stopped || !this.#up) return;
-    this.#last = 0;
-    this.#raf = requestAnimationFrame(this.#tick);
-  }
-  #tick = (now) => {
-    this.#raf = 0;
-    if (this.#stopped) return;
-    this.#x += ((this.#last ? Math.min(100, now - this.#last) : 0) * (parseFloat(this.#a("speed")) || 60)) / 1000;
-    this.#last = now;
-    const first = this.$track.firstChild;
-    if (first && this.#x >= first.offsetWidth) {
-      this.#x -= first.offsetWidth;
-      this.$track.append(first);
-      if (first === this.#spacer) this.#fit();
-    }
-    this.#move();
-    this.#raf = requestAnimationFrame(this.#tick);
+    for (const c of track.children) if (c !== spacer) { sum += c.offsetWidth; max = Math.max(max, c.offsetWidth); }
+    spacer.style.width = `${sum && Math.max(0, vp.clientWidth + max - sum)}px`;
   };
-  #reveal(node) { // keyboard focus on a story: rotate the ring so that it is in view
+  const stopped = () => held || hover || focus || document.hidden || listMode() || !order.length;
+  const anim = () => {
+    if (raf || stopped() || !up) return;
+    last = 0;
+    raf = requestAnimationFrame(tick);
+  };
+  const tick = (now) => {
+    raf = 0;
+    if (stopped()) return;
+    x += ((last ? Math.min(100, now - last) : 0) * (parseFloat(a("speed")) || 60)) / 1000;
+    last = now;
+    const first = track.firstChild;
+    if (first && x >= first.offsetWidth) {
+      x -= first.offsetWidth;
+      track.append(first);
+      if (first === spacer) fit();
+    }
+    move();
+    raf = requestAnimationFrame(tick);
+  };
+  const reveal = (node) => { // keyboard focus on a story: rotate the ring so that it is in view
     const li = node.closest("li");
-    this.$vp.scrollLeft = 0;
-    if (this.#listMode || li?.parentNode !== this.$track) return;
-    while (this.$track.firstChild !== li) this.$track.append(this.$track.firstChild);
-    this.#x = 0;
-    this.#fit();
-    this.#move();
-  }
+    vp.scrollLeft = 0;
+    if (listMode() || li?.parentNode !== track) return;
+    while (track.firstChild !== li) track.append(track.firstChild);
+    x = 0;
+    fit();
+    move();
+  };
+  const pause = (on) => { held = on; paint(); anim(); };
+
+  btn.onclick = () => pause(!held);
+  vp.onpointerenter = () => { hover = true; };
+  vp.onpointerleave = () => { hover = false; anim(); };
+  host.addEventListener("focusin", (e) => {
+    const n = e.composedPath()[0];
+    if ((focus = vp.contains(n))) reveal(n);
+  });
+  host.addEventListener("focusout", () => { focus = false; anim(); });
+  calm.addEventListener("change", paint);
+  dark.addEventListener("change", paint);
+  const ro = new ResizeObserver(fit);
+
+  return {
+    get status() { return status; },
+    get cursor() { return cursor; },
+    get items() { return order.map((i) => items.get(i)); },
+    pause,
+    reconnect,
+    start() {
+      addEventListener("online", online);
+      addEventListener("offline", offline);
+      document.addEventListener("visibilitychange", visible);
+      clock = setInterval(tickle, 5000);
+      ro.observe(vp);
+      up = true;
+      paint();
+      loadInfo();
+      open();
+    },
+    stop() {
+      up = false;
+      removeEventListener("online", online);
+      removeEventListener("offline", offline);
+      document.removeEventListener("visibilitychange", visible);
+      clearInterval(clock);
+      ro.disconnect();
+      cancelAnimationFrame(raf);
+      raf = 0;
+      close();
+    },
+    changed(attr) {
+      if (!up) return;
+      if (attr === "limit") trim();
+      if (!CONN.includes(attr)) return paint();
+      items.clear();
+      order = [];
+      cursor = null;
+      render();
+      loadInfo();
+      reconnect();
+    },
+  };
+}
+
+export class BreakingTicker extends HTMLElement {
+  static observedAttributes = [...CONN, "label", "theme", "mode", "limit", "size", "lang", "dir"];
+  #t = mount(this);
+  get feed() { return this.getAttribute("feed") || ""; }
+  get status() { return this.#t.status; }
+  get cursor() { return this.#t.cursor; }
+  get items() { return this.#t.items; }
+  pause() { this.#t.pause(true); }
+  play() { this.#t.pause(false); }
+  reconnect() { this.#t.reconnect(); }
+  connectedCallback() { this.#t.start(); }
+  disconnectedCallback() { this.#t.stop(); }
+  attributeChangedCallback(attr, old, now) { if (old !== now) this.#t.changed(attr); }
 }
 
 if (!customElements.get("breaking-ticker")) customElements.define("breaking-ticker", BreakingTicker);
