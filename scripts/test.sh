@@ -26,4 +26,10 @@ python3 -m venv .venv
 
 .venv/bin/ruff check ticker publishers tests bench
 .venv/bin/mypy ticker publishers tests
-.venv/bin/python -m pytest "$@"
+if [ $# -gt 0 ]; then
+  exec .venv/bin/python -m pytest "$@"
+fi
+# Two runs: Playwright's sync API keeps an event loop running in the main thread while its
+# browser is open, which asyncio tests cannot share.
+.venv/bin/python -m pytest tests --ignore=tests/browser
+.venv/bin/python -m pytest tests/browser
