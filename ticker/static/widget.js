@@ -313,7 +313,7 @@ function mount(host) {
     body.append(el("bdi", "txt", it.text, "text"));
     const time = el("time", "time", ago(it.published_at, l), "time");
     time.dateTime = it.published_at;
-    time.title = new Date(it.published_at).toLocaleString(l);
+    try { time.title = new Date(it.published_at).toLocaleString(l); } catch { /* not a language tag */ }
     li.replaceChildren(body, time);
   };
 
