@@ -327,3 +327,11 @@ def test_attribute_changes_apply_live(page: Page, server: TickerServer) -> None:
     server.publish("es", newest)
     expect(host.locator("li")).to_have_text([re.compile(re.escape(newest))])
     assert page.evaluate("() => window.__events") == ["ticker-snapshot", "ticker-item"]
+
+
+@pytest.mark.parametrize("path", ["/embed/nope", "/embed/en?categories=no-such-category"])
+def test_a_refused_subscription_shows_offline(page: Page, server: TickerServer, path: str) -> None:
+    page.goto(server.base + path)
+    host = page.locator("breaking-ticker")
+    expect(host.locator(".dot")).to_have_attribute("data-state", "offline")
+    expect(host.locator(".dot")).to_have_attribute("aria-label", "Offline")

@@ -201,7 +201,11 @@ function mount(host) {
       if (k === "snapshot" || m.recovered) setStatus("live"); // else a snapshot follows
     } else if (k === "item" || k === "update") upsert(m.item, k === "item");
     else if (k === "retract") remove(m.id);
-    else if (k === "error") console.warn("breaking-ticker:", m.code, m.message);
+    else if (k === "error") { // e.g. an unknown feed or filter: nothing will come, so say so
+      console.warn("breaking-ticker:", m.code, m.message);
+      if (status !== "live") setStatus("offline");
+      emit("error", { code: m.code, message: m.message });
+    }
   };
   const replace = (list) => {
     items.clear();
