@@ -80,6 +80,10 @@ def _status(ph: Json) -> str:
         s += f" ({ph['reason']})"
     if ph.get("closed_during"):
         s += f", {ph['closed_during']:,} closed"
+    if ph.get("unpublished_items"):
+        codes = ", ".join(f"{k}×{v}" for k, v in ph["publish"]["statuses"].items()
+                          if not k.startswith("2"))
+        s += f"; {ph['unpublished_items']} publishes failed ({codes})"
     return s if ok == "ok" else f"**{s}**"
 
 
