@@ -687,7 +687,8 @@ async def one_run(cfg: RunConfig) -> Json:
     PROGRESS.prefix = tag
     log(f"== {tag}: {s.label}, N={cfg.n}{', permessage-deflate offered' if cfg.deflate else ''}")
     result: Json = {"server": s.name, "label": s.label, "n": cfg.n, "deflate": cfg.deflate,
-                    "ok": False, "attempt": cfg.attempt, "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                    "ok": False, "attempt": cfg.attempt,
+                    "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     redis: Proc | None = None
     server: Proc | None = None
     lg = Loadgen()
