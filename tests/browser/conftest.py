@@ -28,7 +28,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TickerServer]:
         srv.close()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is running it owns the thread's event
+# loop, and the asyncio tests that run after this directory must find none.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")

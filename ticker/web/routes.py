@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute, Route
 from ticker.transports import sse
 from ticker.web import api, ops
 from ticker.web.pages import page_routes
+from ticker.web.syndication import atom_feed, json_feed
 
 FEED = "/api/v1/feeds/{feed}"
 
@@ -20,6 +21,8 @@ def build_routes() -> list[BaseRoute]:
         Route(f"{FEED}/items/{{item_id}}", api.correct, methods=["PATCH"]),
         Route(f"{FEED}/items/{{item_id}}", api.retract, methods=["DELETE"]),
         Route(f"{FEED}/events", sse.events, methods=["GET"]),
+        Route("/feeds/{feed}.atom", atom_feed, methods=["GET"]),
+        Route("/feeds/{feed}.json", json_feed, methods=["GET"]),
         Route("/healthz", ops.healthz, methods=["GET"]),
         Route("/readyz", ops.readyz, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
