@@ -1,0 +1,321 @@
+"""Syndication: a feed's latest items as Atom 1.0 (RFC 4287) and JSON Feed 1.1.
+
+Both documents come from one consistent read of the feed (``Broker.head``): the latest usable
+items, so retracted items drop out and corrected ones carry their new ``updated_at``. Every
+request is answered with a strong ``ETag`` (a hash of the body) and, once it is safe, a
+``Last-Modified``; ``If-None-Match`` and ``If-Modified-Since`` are answered with ``304``.
+
+``Last-Modified`` is the time of the feed's latest change of any kind, including a retraction
+(which removes an item and so makes no remaining item newer). HTTP dates have one-second
+resolution, so a ``Last-Modified`` handed out during the second of the latest change could not
+tell that change from a later one in the same second; following RFC 9110 §8.8.2.2, it is only
+sent once that second is over. ``ETag`` has no such blind spot and is always sent.
+
+Text from items is never trusted: the Atom document is built with ``xml.etree.ElementTree``,
+which escapes every text node and attribute, and characters XML 1.0 cannot carry are dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ticker import codec
+from ticker.brokers.base import BrokerUnavailableError
+from ticker.config import FeedConfig
+from ticker.errors import BrokerUnavailable, NotFound
+from ticker.model import Event, Item, RetractEvent
+from ticker.runtime import Runtime
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+ATOM_MEDIA_TYPE = "application/atom+xml; charset=utf-8"
+JSON_FEED_MEDIA_TYPE = "application/feed+json"
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+CACHE_CONTROL = "public, max-age=15"
+# How many of the latest items a syndicated document carries (capped by ``limits.latest_max``).
+SYNDICATED_ITEMS = 50
+# The date part of the tag URIs (RFC 4151) that name feeds and entries. It is part of every id
+# ever handed out, so it must never change.
+TAG_DATE = "2026"
+EMPTY_FEED_UPDATED = "1970-01-01T00:00:00Z"
+
+_DNS_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+# Everything outside XML 1.0's Char production (§2.2).
+_NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+class FeedView(NamedTuple):
+    """What both documents are made of: the items (newest first) and the latest change's time."""
+
+    feed: FeedConfig
+    items: list[Item]
+    updated: str | None  # RFC 3339 with milliseconds; None when the feed never changed
+
+
+class Links(NamedTuple):
+    """The absolute URLs one document points at, from the request's base URL."""
+
+    base: str
+    atom: str
+    json: str
+    home: str
+
+
+# --- JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/) -----------------------------------
+
+
+class JsonFeedAuthor(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    name: str
+
+
+class TickerExtension(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """``_ticker``: what a ticker client needs that JSON Feed has no field for."""
+
+    feed: str
+    urgency: int
+    version: int
+    regions: list[str] = []
+    source: str | None = None
+    category: str | None = None
+
+
+class JsonFeedItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    id: str
+    content_text: str
+    date_published: str
+    date_modified: str
+    authors: list[JsonFeedAuthor]
+    language: str
+    tags: list[str] = []
+    url: str | None = None
+    ticker: TickerExtension | None = msgspec.field(default=None, name="_ticker")
+
+
+class JsonFeed(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A JSON Feed 1.1 document; ``items`` newest first."""
+
+    version: str
+    title: str
+    home_page_url: str
+    feed_url: str
+    language: str
+    items: list[JsonFeedItem]
+    authors: list[JsonFeedAuthor] = []
+
+
+# --- the handlers ---------------------------------------------------------------------------
+
+
+async def atom_feed(request: Request) -> Response:
+    view = await _view(request)
+    body = atom_document(view, _links(request, view.feed))
+    return _conditional(request, body, ATOM_MEDIA_TYPE, view.updated)
+
+
+async def json_feed(request: Request) -> Response:
+    view = await _view(request)
+    body = codec.encode(json_feed_document(view, _links(request, view.feed)))
+    return _conditional(request, body, JSON_FEED_MEDIA_TYPE, view.updated)
+
+
+async def _view(request: Request) -> FeedView:
+    runtime: Runtime = request.app.state.runtime
+    name = request.path_params["feed"]
+    feed = runtime.settings.feed(name)
+    if feed is None:
+        raise NotFound(f"no feed {name!r}")
+    count = min(SYNDICATED_ITEMS, runtime.settings.limits.latest_max)
+    try:
+        # One consistent read: the latest items and the last event agree with each other.
+        head = await runtime.broker.head(feed.id, count, 1)
+        items = [codec.item_decoder.decode(data) for data in reversed(head.items)]
+        updated = max((item.updated_at for item in items), default=None)
+        if head.tail:
+            last = await _event_time(runtime, feed.id, head.tail[-1].data)
+            if last is not None and (updated is None or last > updated):
+                updated = last
+    except BrokerUnavailableError as exc:
+        raise BrokerUnavailable(str(exc)) from None
+    return FeedView(feed, items, updated)
+
+
+async def _event_time(runtime: Runtime, feed: str, data: bytes) -> str | None:
+    """When the event happened: its item's ``updated_at``; for a retraction, the retracted
+    item's (a retracted item can no longer change, so reading it afterwards is exact)."""
+    event: Event = codec.event_decoder.decode(data)
+    if isinstance(event, RetractEvent):
+        retracted = await runtime.broker.get_item(feed, event.id)
+        if retracted is None:
+            return None
+        return codec.item_decoder.decode(retracted).updated_at
+    return event.item.updated_at
+
+
+def _links(request: Request, feed: FeedConfig) -> Links:
+    base = str(request.base_url)
+    return Links(base=base, atom=f"{base}feeds/{feed.id}.atom",
+                 json=f"{base}feeds/{feed.id}.json", home=f"{base}embed/{feed.id}")
+
+
+# --- the documents --------------------------------------------------------------------------
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML_CHAR.sub("", text)
+
+
+def _tag_uri(base: str, specific: str) -> str:
+    """A stable id (RFC 4151 tag URI) under the host the service is reached at."""
+    host = (urlsplit(base).hostname or "").lower()
+    if not _DNS_NAME.match(host):  # not usable as a tag authority (e.g. an IPv6 literal)
+        return uuid.uuid5(uuid.NAMESPACE_URL, f"{base}#{specific}").urn
+    return f"tag:{host},{TAG_DATE}:ticker/{specific}"
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None,
+         **attrs: str) -> ET.Element:
+    element = ET.SubElement(parent, tag,
+                            {k: _xml_text(v) for k, v in attrs.items()})
+    if text is not None:
+        element.text = _xml_text(text)
+    return element
+
+
+def _attributed(item: Item) -> str:
+    """The line as the ticker shows it: the source, then the text."""
+    return f"{item.source}: {item.text}" if item.source else item.text
+
+
+def atom_document(view: FeedView, links: Links) -> bytes:
+    feed = view.feed
+    # Unqualified names under a literal default namespace declaration: ElementTree's
+    # ``default_namespace`` option would refuse Atom's unqualified attributes.
+    root = ET.Element("feed", {"xmlns": ATOM_NS, XML_LANG: _xml_text(feed.lang)})
+    _sub(root, "id", _tag_uri(links.base, feed.id))
+    _sub(root, "title", feed.title, type="text")
+    _sub(root, "updated", view.updated or EMPTY_FEED_UPDATED)
+    author = _sub(root, "author")
+    _sub(author, "name", feed.title)
+    _sub(author, "uri", links.home)
+    _sub(root, "link", rel="self", type="application/atom+xml", href=links.atom)
+    _sub(root, "link", rel="alternate", type="text/html", href=links.home)
+    _sub(root, "link", rel="alternate", type="application/feed+json", href=links.json)
+    _sub(root, "generator", "ticker")
+    for item in view.items:
+        entry = _sub(root, "entry")
+        if item.lang != feed.lang:
+            entry.set(XML_LANG, _xml_text(item.lang))
+        _sub(entry, "id", _tag_uri(links.base, f"{feed.id}/{item.id}"))
+        _sub(entry, "title", item.text, type="text")
+        _sub(entry, "updated", item.updated_at)
+        _sub(entry, "published", item.published_at)
+        entry_author = _sub(entry, "author")
+        _sub(entry_author, "name", item.author)
+        if item.source:
+            contributor = _sub(entry, "contributor")
+            _sub(contributor, "name", item.source)
+        if item.url:
+            _sub(entry, "link", rel="alternate", href=item.url)
+        _sub(entry, "link", rel="related", type="application/json",
+             href=f"{links.base}api/v1/feeds/{feed.id}/items/{item.id}")
+        if item.category:
+            _sub(entry, "category", term=item.category,
+                 scheme=f"{links.base}api/v1/feeds#categories")
+        for region in item.regions:
+            _sub(entry, "category", term=region, scheme=f"{links.base}api/v1/feeds#regions")
+        _sub(entry, "content", _attributed(item), type="text")
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document
+
+
+def json_feed_document(view: FeedView, links: Links) -> JsonFeed:
+    feed = view.feed
+    items = [
+        JsonFeedItem(
+            id=_tag_uri(links.base, f"{feed.id}/{item.id}"),
+            content_text=_attributed(item),
+            url=item.url,
+            date_published=item.published_at,
+            date_modified=item.updated_at,
+            authors=[JsonFeedAuthor(name=item.author)],
+            language=item.lang,
+            tags=[*([item.category] if item.category else []), *item.regions],
+            ticker=TickerExtension(feed=feed.id, urgency=item.urgency, version=item.version,
+                                   regions=item.regions, source=item.source,
+                                   category=item.category),
+        )
+        for item in view.items
+    ]
+    return JsonFeed(version=JSON_FEED_VERSION, title=feed.title, home_page_url=links.home,
+                    feed_url=links.json, language=feed.lang, items=items,
+                    authors=[JsonFeedAuthor(name=feed.title)])
+
+
+# --- conditional requests -------------------------------------------------------------------
+
+
+def _parse_rfc3339(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _last_modified(updated: str | None, now: float) -> datetime | None:
+    """``updated`` to whole seconds, or ``None`` while its second is not yet over."""
+    if updated is None:
+        return None
+    moment = _parse_rfc3339(updated).replace(microsecond=0)
+    if now < moment.timestamp() + 1:
+        return None
+    return moment
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    """``If-None-Match`` uses the weak comparison (RFC 9110 §13.1.2)."""
+    if header.strip() == "*":
+        return True
+    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
+
+
+def _not_modified(request: Request, etag: str, last_modified: datetime | None) -> bool:
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        return _etag_matches(if_none_match, etag)
+    if_modified_since = request.headers.get("if-modified-since")
+    if if_modified_since is None or last_modified is None:
+        return False
+    try:
+        since = parsedate_to_datetime(if_modified_since)
+    except (TypeError, ValueError):
+        return False  # an invalid date is ignored (RFC 9110 §13.1.3)
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return last_modified <= since
+
+
+def _conditional(request: Request, body: bytes, media_type: str,
+                 updated: str | None) -> Response:
+    etag = '"' + hashlib.sha256(body).hexdigest()[:40] + '"'
+    last_modified = _last_modified(updated, time.time())
+    headers = {
+        "ETag": etag,
+        "Cache-Control": CACHE_CONTROL,
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Expose-Headers": "ETag, Last-Modified",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if last_modified is not None:
+        headers["Last-Modified"] = format_datetime(last_modified, usegmt=True)
+    if _not_modified(request, etag, last_modified):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
