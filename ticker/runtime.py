@@ -8,7 +8,8 @@ from typing import Any
 
 from ticker.auth import Verifier
 from ticker.brokers.base import Broker
-from ticker.config import Settings
+from ticker.config import FeedConfig, Settings
+from ticker.errors import NotFound
 from ticker.hub import Hub
 from ticker.metrics import Metrics
 from ticker.newsroom import Newsroom
@@ -30,6 +31,13 @@ class Runtime:
     limiter: RateLimiter
     sse_streams: set[Any] = field(default_factory=set)  # open SSE streams (to end on drain)
     per_address: Counter[str] = field(default_factory=Counter)  # open connections per client IP
+
+    def feed(self, name: str) -> FeedConfig:
+        """The configured feed ``name``, or ``404``."""
+        feed = self.settings.feed(name)
+        if feed is None:
+            raise NotFound(f"no feed {name!r}")
+        return feed
 
     def admit_connection(self, address: str) -> bool:
         """Count a new reader connection against its address's limit (0: no limit)."""

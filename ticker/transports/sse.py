@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from ticker.cursor import Cursor
-from ticker.errors import InvalidInput, NotFound
+from ticker.errors import InvalidInput
 from ticker.hub import Outbox
 from ticker.model import FieldError, Filter
 from ticker.runtime import Runtime
@@ -86,10 +86,7 @@ def _filter(request: Request) -> Filter:
 
 async def events(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    name = request.path_params["feed"]
-    feed = runtime.settings.feed(name)
-    if feed is None:
-        raise NotFound(f"no feed {name!r}")
+    feed = runtime.feed(request.path_params["feed"])
     flt = _filter(request)
     problems = check_filter(flt, feed, "query")
     if problems:

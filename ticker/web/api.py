@@ -12,7 +12,7 @@ from ticker.auth import Claims
 from ticker.brokers.base import BrokerUnavailableError
 from ticker.config import FeedConfig
 from ticker.cursor import Cursor
-from ticker.errors import BrokerUnavailable, InvalidInput, NotFound
+from ticker.errors import BrokerUnavailable, InvalidInput
 from ticker.model import FeedInfo, FieldError
 from ticker.runtime import Runtime
 from ticker.validation import decode_patch, decode_publish
@@ -28,11 +28,7 @@ def runtime_of(request: Request) -> Runtime:
 
 
 def _feed(runtime: Runtime, request: Request) -> FeedConfig:
-    name = request.path_params["feed"]
-    feed = runtime.settings.feed(name)
-    if feed is None:
-        raise NotFound(f"no feed {name!r}")
-    return feed
+    return runtime.feed(request.path_params["feed"])
 
 
 def _claims(runtime: Runtime, request: Request) -> Claims:
