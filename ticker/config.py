@@ -177,5 +177,6 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"PORT: {settings.port} is not a TCP port")
     parse_rate(settings.publish_rate)
     scheme = settings.broker_url.split("://", 1)[0]
-    if scheme not in ("memory", "redis", "rediss", "unix"):
-        raise ConfigError(f"REDIS_URL: unsupported scheme {scheme!r} (use redis:// or rediss://)")
+    if scheme not in ("memory", "redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
+        raise ConfigError(f"REDIS_URL: unsupported scheme {scheme!r} (use redis://, rediss:// "
+                          "or, for Redis Cluster, redis+cluster://)")

@@ -72,9 +72,9 @@ class RedisRateLimiter:
     """The same GCRA in one script; times in milliseconds from Redis' clock."""
 
     def __init__(self, url: str, prefix: str, count: int, period: float) -> None:
-        import redis.asyncio as aioredis
+        from ticker.brokers.redis_url import command_client  # a cluster client on a cluster
 
-        self._redis = aioredis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._redis = command_client(url, timeout=2, connect_timeout=2, max_connections=16)
         self._script = self._redis.register_script(_GCRA_LUA)
         self._prefix = prefix
         self.count = count
@@ -86,7 +86,8 @@ class RedisRateLimiter:
         try:
             result = await self._script(keys=[f"{self._prefix}rate:{key}"],
                                         args=[self.count, self.period_ms])
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                redis.exceptions.ClusterError, OSError) as exc:
             raise BrokerUnavailableError(f"rate limiter: {exc}") from exc
         return float(result) / 1000
 

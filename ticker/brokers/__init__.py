@@ -1,4 +1,5 @@
-"""Brokers behind one protocol, chosen by URL: ``memory://`` (default) or ``redis://``."""
+"""Brokers behind one protocol, chosen by URL: ``memory://`` (default), ``redis://`` or
+``redis+cluster://``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ def open_broker(settings: Settings) -> Broker:
         from ticker.brokers.memory import MemoryBroker
 
         return MemoryBroker(history=settings.history, latest_max=settings.limits.latest_max)
+    if scheme in ("redis+cluster", "rediss+cluster"):
+        from ticker.brokers.redis_cluster import RedisClusterBroker
+
+        return RedisClusterBroker(url, prefix=settings.redis_prefix, history=settings.history,
+                                  latest_max=settings.limits.latest_max)
     if scheme in ("redis", "rediss", "unix"):
         from ticker.brokers.redis import RedisBroker
 

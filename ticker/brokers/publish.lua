@@ -25,7 +25,8 @@ does, in order:
   6. Store the item, keep the latest set (new items in, retracted ones out, trimmed to
      latest_max), XADD the event with stream id "<seq>-0" (MAXLEN ~ history bounds the log;
      Redis trims whole stream nodes, so a log can hold a little more than history entries), and
-     PUBLISH "<epoch> <seq> <event JSON>" on the feed's channel.
+     PUBLISH "<epoch> <seq> <event JSON>" on the feed's channel: SPUBLISH on Redis Cluster
+     (sharded pub/sub, Redis 7: the message stays on the shard that owns the feed's slot).
   7. Record the idempotency result, with its TTL.
 
 Every check that can refuse the change (steps 2-3) comes before the first write that belongs to
@@ -34,7 +35,7 @@ publish leaves nothing half-written. (Step 1 writes only the epoch, which any re
 
 KEYS: meta, log, items, latest[, idem]
 ARGV: kind, body, item_id, expected_version ("" = none), candidate_epoch, history, latest_max,
-      channel, feed, fingerprint, ttl_seconds
+      channel, feed, fingerprint, ttl_seconds, notify ("PUBLISH" or "SPUBLISH"; default PUBLISH)
 Returns: {status, epoch, seq, item JSON or nil}; seq is the new sequence when "published", else
 the feed's last sequence.
 ]]
@@ -74,6 +75,7 @@ local meta, log, items, latest, idem = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[
 local kind, body, item_id, expected = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local history, latest_max = tonumber(ARGV[6]), tonumber(ARGV[7])
 local channel, feed, fingerprint, ttl = ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11])
+local notify = ARGV[12] == 'SPUBLISH' and 'SPUBLISH' or 'PUBLISH'
 
 -- 1. the feed's log and its epoch
 if redis.call('HSETNX', meta, 'epoch', ARGV[5]) == 1 then
@@ -147,7 +149,7 @@ elseif kind == 'retract' then
   redis.call('ZREM', latest, item_id)
 end
 redis.call('XADD', log, 'MAXLEN', '~', history, seq_text .. '-0', 'd', event)
-redis.call('PUBLISH', channel, epoch .. ' ' .. seq_text .. ' ' .. event)
+redis.call(notify, channel, epoch .. ' ' .. seq_text .. ' ' .. event)
 
 -- 7. remember the key's outcome
 if idem then

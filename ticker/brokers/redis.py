@@ -15,8 +15,10 @@ feed's epoch exactly as the publish script does, so a feed's epoch exists from i
 
 *Live delivery* is one supervised task per broker (one per process). It holds a dedicated pub/sub
 connection subscribed to every feed's channel and calls ``on_event`` for each message, in the order
-Redis sent them, which is log order. Pub/sub is at-most-once: a message published while the
-connection is down is simply gone. So the listener never hides a disconnect (redis-py's own
+Redis sent them, which is log order. (The Redis Cluster engine, ``redis_cluster.py``, holds one such
+connection per shard that owns a feed, all supervised as one: any failure reconnects them all.)
+Pub/sub is at-most-once: a message published while the connection is down is simply gone. So
+the listener never hides a disconnect (redis-py's own
 transparent reconnect would, which is why its retries are off): on any failure it logs, backs off
 (exponential, capped, jittered), reconnects, re-subscribes and then calls ``on_resync`` so the node
 reads the log after the last sequence it dispatched. It calls ``on_resync`` after the first
@@ -38,14 +40,14 @@ import logging
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Literal, cast
+from typing import Any, ClassVar, Literal, cast
 
 from redis import exceptions as rex
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
-from redis.asyncio.retry import Retry
-from redis.backoff import EqualJitterBackoff, NoBackoff
+from redis.backoff import EqualJitterBackoff
 
 from ticker.brokers.base import (
     BrokerUnavailableError,
@@ -60,6 +62,7 @@ from ticker.brokers.base import (
     PublishStatus,
 )
 from ticker.brokers.redis_keys import check_prefix, feed_keys
+from ticker.brokers.redis_url import command_client, no_retry
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +132,11 @@ _STATUSES = frozenset({"published", "duplicate", "mismatch", "conflict", "not_fo
 
 ListenerState = Literal["idle", "connecting", "connected", "reconnecting", "closed"]
 
+# Pub/sub replies: plain (PUBLISH) and sharded (SPUBLISH) pub/sub are handled alike.
+_CONFIRMED = frozenset({"subscribe", "ssubscribe"})
+_MESSAGE = frozenset({"message", "smessage"})
+_DROPPED = frozenset({"unsubscribe", "sunsubscribe"})  # never asked for: the server dropped us
+
 
 @contextmanager
 def _unavailable(operation: str) -> Iterator[None]:
@@ -147,8 +155,25 @@ def _entries(raw: list[Any]) -> list[Entry]:
     return out
 
 
+@dataclass
+class Session:
+    """One pub/sub connection of the listener and the channels it must carry."""
+
+    client: Redis  # owned by the session: closed with it
+    pubsub: PubSub
+    channels: list[bytes]
+
+    async def aclose(self) -> None:
+        with suppress(Exception):
+            await self.pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+        with suppress(Exception):
+            await self.client.aclose()
+
+
 class RedisBroker:
     """Engine for ``redis://`` URLs: a Redis stream per feed, delivered to every process."""
+
+    notify_command: ClassVar[str] = "PUBLISH"  # how publish.lua notifies the nodes
 
     def __init__(self, url: str, *, prefix: str = "ticker:", history: int = 1000,
                  latest_max: int = 1000, command_timeout: float = 5.0,
@@ -178,14 +203,10 @@ class RedisBroker:
         self._ping_interval = ping_interval  # watchdog period
         self._pong_timeout = pong_timeout  # watchdog deadline
         self._backoff = EqualJitterBackoff(cap=backoff_cap, base=backoff_base)  # reconnect delay
-        no_retry = Retry(NoBackoff(), 0)  # a lost reply must not re-run a script: fail instead
-        pool = BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=command_timeout, retry=no_retry,
-            socket_timeout=command_timeout, socket_connect_timeout=connect_timeout)
-        self._redis = Redis.from_pool(pool)  # commands and scripts
-        self._listen_redis = Redis.from_url(  # only for the listener's pub/sub connection
-            url, retry=no_retry, socket_timeout=command_timeout,
-            socket_connect_timeout=connect_timeout, health_check_interval=0)
+        self._url = url  # for the listener's own connections
+        self._redis = command_client(  # commands and scripts; never retries one by itself
+            url, timeout=command_timeout, connect_timeout=connect_timeout,
+            max_connections=max_connections)
         self._publish = self._redis.register_script(PUBLISH_LUA)  # EVALSHA, loads on NOSCRIPT
         self._slice = self._redis.register_script(_SLICE_LUA)
         self._head = self._redis.register_script(_HEAD_LUA)
@@ -211,6 +232,7 @@ class RedisBroker:
         """
         self._on_event, self._on_resync = on_event, on_resync
         self._channels = {feed_keys(self._prefix, f).channel.encode(): f for f in feeds}
+        await self._check_server()
         await self._check_eviction_policy()
         if not self._channels:
             return
@@ -231,7 +253,6 @@ class RedisBroker:
             with suppress(asyncio.CancelledError):
                 await task
         self.listener_state = "closed"
-        await self._listen_redis.aclose()
         await self._redis.aclose()
 
     async def healthy(self) -> bool:
@@ -239,6 +260,19 @@ class RedisBroker:
             return bool(await asyncio.wait_for(self._redis.ping(), self._connect_timeout))
         except (rex.RedisError, OSError):
             return False
+
+    async def _check_server(self) -> None:
+        """Refuse a Redis Cluster node behind a plain URL: most feeds would answer ``MOVED``."""
+        if not isinstance(self._redis, Redis):
+            return  # the cluster engine
+        try:
+            info = await self._redis.info("cluster")
+        except (rex.RedisError, OSError):
+            return  # unreachable (the listener keeps trying) or INFO disabled: nothing to tell
+        if info.get("cluster_enabled") in (1, "1"):
+            raise RuntimeError(
+                f"{self._url.split('://', 1)[0]}:// points at a Redis Cluster node: use "
+                "redis+cluster://host:port (rediss+cluster:// with TLS)")
 
     async def _check_eviction_policy(self) -> None:
         """Warn loudly unless Redis is set never to evict keys; tolerate CONFIG being disabled."""
@@ -276,7 +310,8 @@ class RedisBroker:
         expected = "" if change.expected_version is None else str(change.expected_version)
         args: list[bytes | str | int] = [
             change.kind, change.body, change.item_id or "", expected, secrets.token_hex(6),
-            self._history, self._latest_max, keys.channel, feed, fingerprint, ttl]
+            self._history, self._latest_max, keys.channel, feed, fingerprint, ttl,
+            self.notify_command]
         with _unavailable("publish"):
             status, epoch, seq, item = await self._publish(keys=names, args=args)
         text = _text(status)
@@ -316,8 +351,8 @@ class RedisBroker:
             try:
                 await self._listen()
             except Exception as exc:  # the listener must outlive every failure; it logs each
-                self.last_error = repr(exc)
-                logger.warning("redis listener lost its connection: %r", exc)
+                self.last_error = f"{type(exc).__name__}: {exc}"  # redis-py's repr hides the text
+                logger.warning("redis listener lost its connection: %s", self.last_error)
             self._failures += 1
             if self.listener_state == "connected":
                 self.reconnects += 1
@@ -332,31 +367,71 @@ class RedisBroker:
 
     async def _listen(self) -> None:
         """One connection's life: subscribe, confirm, resync, then deliver until it fails."""
-        pubsub = self._listen_redis.pubsub()
-        loop = asyncio.get_running_loop()
+        sessions: list[Session] = []
+        limit = self._connect_timeout + self._command_timeout
         try:
-            await asyncio.wait_for(pubsub.subscribe(*self._channels),
-                                   self._connect_timeout + self._command_timeout)
-            pending = set(self._channels)
-            deadline = loop.time() + self._command_timeout
-            while pending:
-                if loop.time() >= deadline:
-                    raise rex.TimeoutError("SUBSCRIBE was not confirmed in time")
-                message = await self._next(pubsub, deadline - loop.time())
-                if message is not None and message["type"] == "subscribe":
-                    pending.discard(message["channel"])
-                elif message is not None:
-                    self._deliver(message)
+            sessions = await asyncio.wait_for(self._open_sessions(), limit)
+            for session in sessions:
+                await asyncio.wait_for(self._subscribe(session), limit)
+            for session in sessions:
+                await self._confirm(session)
+            await asyncio.wait_for(self._check_sessions(sessions), limit)
             self.listener_state = "connected"
             self._failures = 0
             self._subscribed.set()
-            logger.info("redis listener subscribed to %d feed channel(s)", len(self._channels))
+            logger.info("redis listener subscribed to %d feed channel(s) on %d connection(s)",
+                        len(self._channels), len(sessions))
             await self._check_eviction_policy()
             self._call(self._on_resync)
-            await self._watch(pubsub)
+            await self._watch_all(sessions)
         finally:
-            with suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+            for session in sessions:
+                await session.aclose()
+
+    def _session(self, url: str, channels: list[bytes]) -> Session:
+        """A pub/sub connection to the server at ``url`` (not connected yet)."""
+        client = Redis.from_url(url, retry=no_retry(), socket_timeout=self._command_timeout,
+                                socket_connect_timeout=self._connect_timeout,
+                                health_check_interval=0)
+        return Session(client, client.pubsub(), channels)
+
+    async def _open_sessions(self) -> list[Session]:
+        """One server: one connection carries every feed's channel."""
+        return [self._session(self._url, list(self._channels))]
+
+    async def _subscribe(self, session: Session) -> None:
+        await session.pubsub.subscribe(*session.channels)
+
+    async def _check_sessions(self, sessions: list[Session]) -> None:
+        """After every subscription is confirmed: anything else that must hold (cluster)."""
+
+    async def _confirm(self, session: Session) -> None:
+        """Wait until the server has confirmed every channel of ``session``."""
+        loop = asyncio.get_running_loop()
+        pending = set(session.channels)
+        deadline = loop.time() + self._command_timeout
+        while pending:
+            if loop.time() >= deadline:
+                raise rex.TimeoutError("SUBSCRIBE was not confirmed in time")
+            message = await self._next(session.pubsub, deadline - loop.time())
+            if message is None:
+                continue
+            if message["type"] in _CONFIRMED:
+                pending.discard(message["channel"])
+            else:
+                self._handle(message)
+
+    async def _watch_all(self, sessions: list[Session]) -> None:
+        """Watch every connection; the first that fails ends them all."""
+        tasks = [asyncio.create_task(self._watch(session.pubsub)) for session in sessions]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()  # raises the failure
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _watch(self, pubsub: PubSub) -> None:
         """Deliver messages; PING every interval and fail when a PONG does not arrive in time."""
@@ -376,10 +451,10 @@ class RedisBroker:
             message = await self._next(pubsub, wake - loop.time())
             if message is None:
                 continue
-            if message["type"] == "message":
-                self._deliver(message)
-            elif message["type"] == "pong" and message["data"] == token:
+            if message["type"] == "pong" and message["data"] == token:
                 pong_by, ping_at = None, loop.time() + self._ping_interval
+            else:
+                self._handle(message)
 
     async def _next(self, pubsub: PubSub, seconds: float) -> dict[str, Any] | None:
         """The next pub/sub message within ``seconds``, or None."""
@@ -387,6 +462,14 @@ class RedisBroker:
         message = await asyncio.wait_for(pubsub.get_message(timeout=seconds),
                                          seconds + self._command_timeout)
         return cast("dict[str, Any] | None", message)
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        """Deliver a message; a subscription the server ended (its slot moved) is a failure."""
+        if message["type"] in _MESSAGE:
+            self._deliver(message)
+        elif message["type"] in _DROPPED:
+            raise rex.ConnectionError(
+                f"Redis ended the subscription to {message['channel']!r} (slot moved?)")
 
     def _deliver(self, message: dict[str, Any]) -> None:
         feed = self._channels.get(message["channel"])
