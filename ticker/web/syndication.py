@@ -34,7 +34,7 @@ from starlette.responses import Response
 from ticker import codec
 from ticker.brokers.base import BrokerUnavailableError
 from ticker.config import FeedConfig
-from ticker.errors import BrokerUnavailable, NotFound
+from ticker.errors import BrokerUnavailable
 from ticker.model import Event, Item, RetractEvent
 from ticker.runtime import Runtime
 
@@ -132,10 +132,7 @@ async def json_feed(request: Request) -> Response:
 
 async def _view(request: Request) -> FeedView:
     runtime: Runtime = request.app.state.runtime
-    name = request.path_params["feed"]
-    feed = runtime.settings.feed(name)
-    if feed is None:
-        raise NotFound(f"no feed {name!r}")
+    feed = runtime.feed(request.path_params["feed"])
     count = min(SYNDICATED_ITEMS, runtime.settings.limits.latest_max)
     try:
         # One consistent read: the latest items and the last event agree with each other.
