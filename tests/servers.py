@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import redis
@@ -155,3 +157,143 @@ class RedisServer:
             self.process.send_signal(sig)
             self.process.wait(timeout=10)
             self.process = None
+
+
+CLUSTER_WAIT = 30.0  # upper bound on any wait for the cluster; never an expected duration
+
+
+@dataclass
+class LocalCluster:
+    """A private Redis Cluster: ``masters`` primaries with ``replicas`` replicas each, own
+    ``redis-server`` processes on free ports, built with ``redis-cli --cluster create``.
+
+    Every node keeps its cluster config file in ``dir``; ``stop`` kills the processes and
+    removes ``dir``.
+    """
+
+    dir: Path
+    masters: int = 3
+    replicas: int = 1
+    ports: list[int] = field(default_factory=list)
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.ports[0]}"
+
+    def client(self, port: int) -> redis.Redis:
+        return redis.Redis(port=port, socket_timeout=5, socket_connect_timeout=2)
+
+    def command(self, port: int, *args: str | int) -> object:
+        with self.client(port) as node:
+            return node.execute_command(*args)
+
+    def start(self) -> LocalCluster:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        while len(self.ports) < self.masters * (1 + self.replicas):
+            port = free_port()
+            if port not in self.ports and port + 10000 < 65536:  # the bus port is port + 10000
+                self.ports.append(port)
+        for port in self.ports:
+            self.processes.append(subprocess.Popen(
+                ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                 "--cluster-enabled", "yes",
+                 "--cluster-config-file", str(self.dir / f"nodes-{port}.conf"),
+                 "--cluster-node-timeout", "5000", "--save", "", "--appendonly", "no",
+                 "--dir", str(self.dir)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for port in self.ports:
+            self._wait(self._pinger(port), f"redis-server on {port}")
+        subprocess.run(
+            ["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in self.ports],
+             "--cluster-replicas", str(self.replicas), "--cluster-yes"],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            timeout=CLUSTER_WAIT)
+        self.wait_agreed()
+        return self
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.kill()
+        for process in self.processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
+        self.processes = []
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _pinger(self, port: int) -> Callable[[], bool]:
+        def ping() -> bool:
+            with self.client(port) as node:
+                return bool(node.ping())
+
+        return ping
+
+    def _wait(self, done: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + CLUSTER_WAIT
+        while time.monotonic() < deadline:
+            with contextlib.suppress(redis.RedisError, OSError):
+                if done():
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"cluster: {what} did not happen")
+
+    def owners(self, port: int) -> dict[int, int]:
+        """Slot → port of its primary, as the node on ``port`` sees it."""
+        slots = cast(list[list[Any]], self.command(port, "CLUSTER", "SLOTS"))
+        return {slot: int(entry[2][1]) for entry in slots
+                for slot in range(int(entry[0]), int(entry[1]) + 1)}
+
+    def wait_agreed(self) -> None:
+        """Until every node says ``cluster_state:ok`` and all see the same slot owners."""
+        def agreed() -> bool:
+            for port in self.ports:
+                info = cast(bytes, self.command(port, "CLUSTER", "INFO")).decode()
+                if "cluster_state:ok" not in info:
+                    return False
+            views = [self.owners(port) for port in self.ports]
+            return len(views[0]) == 16384 and all(view == views[0] for view in views)
+
+        self._wait(agreed, "agreement on the slots")
+
+    def keyslot(self, key: str) -> int:
+        return cast(int, self.command(self.ports[0], "CLUSTER", "KEYSLOT", key))
+
+    def owner(self, slot: int) -> int:
+        return self.owners(self.ports[0])[slot]
+
+    def node_id(self, port: int) -> str:
+        return cast(bytes, self.command(port, "CLUSTER", "MYID")).decode()
+
+    def primaries(self) -> list[int]:
+        return sorted(set(self.owners(self.ports[0]).values()))
+
+    def replica_of(self, primary: int) -> int:
+        lines = cast(list[bytes], self.command(primary, "CLUSTER", "REPLICAS",
+                                               self.node_id(primary)))
+        address = lines[0].decode().split()[1]  # "127.0.0.1:PORT@BUSPORT"
+        return int(address.split("@")[0].rsplit(":", 1)[1])
+
+    def move_slot(self, slot: int, to: int) -> None:
+        """Move an empty slot to the primary on port ``to`` (the resharding protocol)."""
+        source = self.owner(slot)
+        if source == to:
+            return
+        if cast(int, self.command(source, "CLUSTER", "COUNTKEYSINSLOT", slot)):
+            raise RuntimeError(f"slot {slot} is not empty")
+        source_id, target_id = self.node_id(source), self.node_id(to)
+        self.command(to, "CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+        self.command(source, "CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+        for port in (to, source, *[p for p in self.primaries() if p not in (to, source)]):
+            self.command(port, "CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        self.wait_agreed()
+
+    def failover(self, replica: int) -> None:
+        """Promote ``replica`` with ``CLUSTER FAILOVER`` (coordinated: no write is lost)."""
+        self.command(replica, "CLUSTER", "FAILOVER")
+
+        def promoted() -> bool:
+            role = cast(list[Any], self.command(replica, "ROLE"))
+            return bool(role[0] == b"master")
+
+        self._wait(promoted, f"the promotion of {replica}")
+        self.wait_agreed()
