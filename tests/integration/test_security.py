@@ -197,6 +197,8 @@ def test_any_client_frame_gets_an_answer_and_the_connection_stays_open(
     if answer["type"] == "subscribed":
         if not answer["recovered"]:
             assert json.loads(fuzz_socket.recv(timeout=5))["type"] == "snapshot"
+    elif answer["type"] == "unsubscribed":
+        assert answer["feed"] in ("en", "ar", "es")
     else:
         assert answer["type"] == "error" and answer["code"] and answer["message"], answer
         assert answer["code"] in {"malformed_json", "invalid_frame", "unknown_feed",

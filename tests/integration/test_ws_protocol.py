@@ -112,6 +112,7 @@ async def test_two_feeds_on_one_connection_and_unsubscribe(server: Server) -> No
         events = await recv_events(ws, 2)
         assert sorted(e["item"]["feed"] for e in events) == ["ar", "en"]
         await ws.send(json.dumps({"type": "unsubscribe", "feed": "en"}))
+        assert await recv(ws) == {"type": "unsubscribed", "feed": "en"}
         await pub.publish("not for us", feed="en")
         arabic = await pub.publish("خبر ثان", feed="ar")
         (event,) = await recv_events(ws, 1)

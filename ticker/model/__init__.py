@@ -12,6 +12,7 @@ from ticker.model.frames import (
     Subscribe,
     Subscribed,
     Unsubscribe,
+    Unsubscribed,
 )
 from ticker.model.item import Item, ItemDraft, Status
 from ticker.model.problem import FieldError, Problem
@@ -36,5 +37,6 @@ __all__ = [
     "Subscribe",
     "Subscribed",
     "Unsubscribe",
+    "Unsubscribed",
     "UpdateEvent",
 ]

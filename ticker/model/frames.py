@@ -39,6 +39,14 @@ class Subscribed(msgspec.Struct, frozen=True, kw_only=True, tag="subscribed", ta
     recovered: bool
 
 
+class Unsubscribed(
+    msgspec.Struct, frozen=True, kw_only=True, tag="unsubscribed", tag_field="type",
+):
+    """Acknowledges an ``unsubscribe``: nothing more of that feed follows."""
+
+    feed: str
+
+
 class Snapshot(msgspec.Struct, frozen=True, kw_only=True, tag="snapshot", tag_field="type"):
     feed: str
     cursor: str

@@ -26,7 +26,7 @@ from websockets.server import ServerProtocol
 from ticker import codec
 from ticker.cursor import Cursor
 from ticker.hub import Outbox
-from ticker.model import ClientFrame, Filter, Subscribe
+from ticker.model import ClientFrame, Filter, Subscribe, Unsubscribed
 from ticker.validation import check_filter
 
 if TYPE_CHECKING:
@@ -136,8 +136,10 @@ class TickerWebSocket(asyncio.Protocol):
             self.runtime.hub.disconnect(self.outbox)
         self.proto.send_close(code, reason)
         self.transport.write(b"".join(self.proto.data_to_send()))
+        # abort, not close: close() waits for the write buffer to drain, which never happens
+        # for a reader that stopped reading (a cut slow reader would keep its socket forever)
         self._close_timer = asyncio.get_running_loop().call_later(
-            CLOSE_TIMEOUT, self.transport.close,
+            CLOSE_TIMEOUT, self.transport.abort,
         )
 
     # -- internals --------------------------------------------------------------------------
@@ -228,9 +230,13 @@ class TickerWebSocket(asyncio.Protocol):
             return
         if isinstance(frame, Subscribe):
             self._subscribe(frame)
-        else:
+        elif self.outbox is not None:
             hub = self.runtime.hub
-            if self.outbox is not None and not hub.unsubscribe(self.outbox, frame.feed):
+            if hub.unsubscribe(self.outbox, frame.feed):
+                ack = codec.encode(Unsubscribed(feed=frame.feed))
+                hub.send_json(self.outbox, "unsubscribed", ack)
+                self.runtime.fanout.schedule()
+            else:
                 self._error("not_subscribed", f"not subscribed to feed {frame.feed!r}")
 
     def _subscribe(self, frame: Subscribe) -> None:
