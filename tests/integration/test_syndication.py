@@ -17,7 +17,7 @@ import feedparser
 import httpx
 import pytest
 
-from tests.servers import Server, token
+from tests.servers import Server, running, token
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 HOSTILE = "<img src=x onerror=alert(1)> ]]> & <![CDATA[x]]> </title>"
@@ -277,3 +277,16 @@ def test_an_unknown_feed_is_a_404_problem(client: httpx.Client) -> None:
         problem = response.json()
         assert problem["status"] == 404 and problem["type"].endswith("/not-found")
         assert problem["instance"] == path
+
+
+def test_feeds_are_readable_from_any_origin(broker: str) -> None:
+    """Like the widget script, feeds are public documents: CORS for every origin, even when
+    the API's origins are restricted."""
+    with running(broker, TICKER_ALLOWED_ORIGINS="https://news.example") as server:
+        for kind in ("atom", "json"):
+            for origin in ("https://news.example", "https://reader.example"):
+                response = httpx.get(f"{server.url}/feeds/en.{kind}", headers={"Origin": origin},
+                                     timeout=10)
+                assert response.status_code == 200
+                assert response.headers["access-control-allow-origin"] in ("*", origin)
+                assert "ETag" in response.headers["access-control-expose-headers"]

@@ -307,9 +307,9 @@ def _conditional(request: Request, body: bytes, media_type: str,
     headers = {
         "ETag": etag,
         "Cache-Control": CACHE_CONTROL,
+        # Feeds are public documents for any page or reader, like the widget script; the CORS
+        # middleware exposes ETag (Last-Modified is CORS-safelisted).
         "Access-Control-Allow-Origin": "*",
-        "Access-Control-Expose-Headers": "ETag, Last-Modified",
-        "X-Content-Type-Options": "nosniff",
     }
     if last_modified is not None:
         headers["Last-Modified"] = format_datetime(last_modified, usegmt=True)
