@@ -18,10 +18,12 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from schemathesis import checks
 from starlette.routing import Route
 
+from tests.integration.sseclient import open_sse
 from tests.servers import Server, running, token
 from ticker.config import load_settings
 from ticker.web.openapi import SCHEMA_TYPES, build_document
@@ -97,6 +99,32 @@ def test_the_document_matches_the_settings(document: dict[str, Any]) -> None:
     assert {k: v for k, v in document.items() if k != "servers"} == expected
     feed = document["paths"]["/api/v1/feeds/{feed}/items"]["parameters"][0]
     assert feed["schema"]["enum"] == ["en", "ar", "es"]
+
+
+async def test_the_event_stream_matches_its_schemas(document: dict[str, Any],
+                                                   server: Server) -> None:
+    """schemathesis cannot read an endless stream; its events are checked against the
+    schemas the document names for them (``x-events``)."""
+    media = document["paths"]["/api/v1/feeds/{feed}/events"]["get"]["responses"]["200"][
+        "content"]["text/event-stream"]
+    validators = {name: Draft202012Validator({**ref, "components": document["components"]})
+                  for name, ref in media["x-events"].items()}
+    auth = {"Authorization": f"Bearer {token()}"}
+    async with httpx.AsyncClient(base_url=server.url, headers=auth, timeout=10) as client:
+        first = await client.post("/api/v1/feeds/ar/items", json={"text": "خبر أول"})
+        assert first.status_code == 201
+        async with open_sse(server.url, "ar") as reader:
+            seen = [await reader.next(), await reader.next()]
+            second = (await client.post("/api/v1/feeds/ar/items", json={"text": "خبر ثان"}))
+            item_id = second.json()["id"]
+            assert (await client.patch(f"/api/v1/feeds/ar/items/{item_id}",
+                                       json={"urgency": 1})).status_code == 200
+            assert (await client.delete(f"/api/v1/feeds/ar/items/{item_id}")).status_code == 200
+            seen += await reader.events(3)
+    assert [e.event for e in seen] == ["subscribed", "snapshot", "item", "update", "retract"]
+    for event in seen:
+        validators[event.event].validate(event.data)
+        assert event.data["type"] == event.event
 
 
 # --- schemathesis against the live server ---------------------------------------------------

@@ -32,6 +32,7 @@ from ticker.model import (
     PublishBody,
     RetractEvent,
     Snapshot,
+    Subscribed,
     UpdateEvent,
 )
 from ticker.web.syndication import JsonFeed
@@ -81,8 +82,8 @@ class Ready(msgspec.Struct, frozen=True, kw_only=True):
 
 
 SCHEMA_TYPES: list[Any] = [
-    Item, PublishBody, PatchBody, ItemEvent, UpdateEvent, RetractEvent, Event, Snapshot,
-    FeedInfo, Problem, LatestItems, EventsSince, JsonFeed, Health, Ready,
+    Item, PublishBody, PatchBody, ItemEvent, UpdateEvent, RetractEvent, Event, Subscribed,
+    Snapshot, FeedInfo, Problem, LatestItems, EventsSince, JsonFeed, Health, Ready,
 ]
 
 
@@ -337,12 +338,15 @@ def build_document(settings: Settings) -> Schema:
         "/api/v1/feeds/{feed}/events": {"get": {
             "operationId": "streamEvents", "tags": ["streaming"],
             "summary": "Server-Sent Events: the feed's events, live",
-            "description": "Each message: `id:` the cursor, `event:` the type (`item`, "
-                           "`update`, `retract`, or `snapshot`), `data:` the JSON (schemas in "
-                           "`x-events`). Resumes after `Last-Event-ID` or `since`; with "
-                           "neither, or a cursor no longer retained, the stream opens with "
-                           "`event: snapshot`. Filters apply to new items only; corrections "
-                           "and retractions are always sent.",
+            "description": "Each message: `id:` the cursor, `event:` the type, `data:` the "
+                           "JSON (schemas in `x-events`). The stream opens with "
+                           "`event: subscribed`; `recovered: true` means every event after "
+                           "`Last-Event-ID` (or `since`) follows, `false` (neither given, or "
+                           "the cursor is no longer retained) that `event: snapshot` follows "
+                           "and the client should replace what it shows. Then `item`, "
+                           "`update` and `retract` events; a `: ping` comment after 25 s idle. "
+                           "Filters apply to new items only; corrections and retractions are "
+                           "always sent.",
             "parameters": [
                 feed, SINCE,
                 {"name": "Last-Event-ID", "in": "header", "required": False,
@@ -363,7 +367,8 @@ def build_document(settings: Settings) -> Schema:
                     "description": "An endless event stream.",
                     "content": {"text/event-stream": {
                         "schema": {"type": "string"},
-                        "x-events": {"snapshot": _ref(Snapshot), "item": _ref(ItemEvent),
+                        "x-events": {"subscribed": _ref(Subscribed),
+                                     "snapshot": _ref(Snapshot), "item": _ref(ItemEvent),
                                      "update": _ref(UpdateEvent),
                                      "retract": _ref(RetractEvent)},
                     }},
