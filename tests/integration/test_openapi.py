@@ -153,6 +153,7 @@ CHECKS = [
     checks.response_schema_conformance,
     checks.ignored_auth,
     checks.unsupported_method,
+    checks.allow_header_conformance,
 ]
 
 

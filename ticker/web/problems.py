@@ -7,6 +7,7 @@ import logging
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from ticker import codec
 from ticker.errors import BrokerUnavailable, InvalidInput, RateLimited, TickerError
@@ -40,11 +41,24 @@ async def ticker_error(request: Request, exc: Exception) -> Response:
                             errors, headers)  # type: ignore[arg-type]
 
 
+def _allowed_methods(request: Request) -> str | None:
+    """Every method the request's path answers to. The route table has one route per method,
+    so starlette's own 405 ``Allow`` names only the first route that matched the path."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        if match is Match.PARTIAL and isinstance(route, Route) and route.methods:
+            methods |= route.methods
+    return ", ".join(sorted(methods)) if methods else None
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-    return problem_response(request, exc.status_code, slug, str(exc.detail),
-                            headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+    return problem_response(request, exc.status_code, slug, str(exc.detail), headers=headers)
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
