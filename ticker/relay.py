@@ -37,6 +37,7 @@ class Relay:
         self.log_reads = 0  # broker reads made for gaps and resumes (for metrics)
         self.gaps_filled = 0
         self._repairing: dict[str, asyncio.Task[None]] = {}
+        self._held: dict[str, tuple[str, Entry]] = {}  # latest live event seen while repairing
         self._recoveries: set[asyncio.Task[None]] = set()
         self._read_slots = asyncio.Semaphore(max_log_reads)  # bounds reads in a reconnect storm
         self._closed = False
@@ -68,7 +69,11 @@ class Relay:
 
     def _on_event(self, feed: str, epoch: str, entry: Entry) -> None:
         if feed in self._repairing:
-            return  # the repair reads the log up to the head, this event included
+            # The repair reads the log up to the head, but Redis may have run that read before
+            # this event was published: keep the latest one and offer it again when the repair
+            # is done (dispatch skips it if the read covered it, or reports the gap).
+            self._held[feed] = (epoch, entry)
+            return
         outcome = self.hub.dispatch(feed, epoch, entry)
         if outcome is Outcome.DISPATCHED:
             self.fanout.schedule()
@@ -93,7 +98,13 @@ class Relay:
             return
         task = asyncio.get_running_loop().create_task(self._repair_forever(feed))
         self._repairing[feed] = task
-        task.add_done_callback(lambda _: self._repairing.pop(feed, None))
+        task.add_done_callback(lambda _: self._repaired(feed))
+
+    def _repaired(self, feed: str) -> None:
+        self._repairing.pop(feed, None)
+        held = self._held.pop(feed, None)
+        if held is not None and not self._closed:
+            self._on_event(feed, *held)
 
     async def _repair_forever(self, feed: str) -> None:
         delay = 0.05
