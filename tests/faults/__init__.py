@@ -1,0 +1,1 @@
+"""Fault tests: real ticker processes on a private redis-server, with faults injected."""
