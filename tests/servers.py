@@ -48,6 +48,7 @@ class Server:
     process: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=lambda: Path(f"/tmp/ticker-test-{uuid.uuid4()}.log"))
     log_level: str = "warning"
+    args: list[str] = field(default_factory=list)  # more ``ticker serve`` options
 
     @property
     def url(self) -> str:
@@ -62,7 +63,7 @@ class Server:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ticker", "serve", "--port", str(self.port),
              "--log-level", self.log_level, *(["--access-log"] if self.log_level == "debug"
-                                              else [])],
+                                              else []), *self.args],
             env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + START_TIMEOUT

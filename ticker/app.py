@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 
-from ticker.auth import Verifier
+from ticker.auth import Verifier, check_secret
 from ticker.brokers import open_broker
-from ticker.config import Settings
+from ticker.config import Settings, load_settings
 from ticker.hub import Hub
 from ticker.metrics import Metrics
 from ticker.newsroom import Newsroom
@@ -72,3 +72,12 @@ def create_app(settings: Settings) -> Starlette:
                     middleware=middleware(settings))
     app.state.runtime = runtime
     return app
+
+
+def app_from_env() -> Starlette:
+    """The app factory of ``ticker serve --workers N``: each worker process builds its own app —
+    its own hub, broker connections and one subscription per feed — from the environment."""
+    settings = load_settings()
+    if settings.secret is not None:
+        check_secret(settings.secret)
+    return create_app(settings)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -23,6 +22,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--access-log", action="store_true", help="log every HTTP request")
+    serve.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="processes sharing the port (needs REDIS_URL when N > 1); "
+                            "about one per core, see docs/capacity.md")
     token = commands.add_parser("token", help="manage bearer tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser("create", help="print a token signed with TICKER_SECRET")
@@ -54,31 +56,24 @@ def _token_create(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     settings = load_settings(host=args.host, port=args.port)
+    if args.workers < 1:
+        raise ValueError("--workers: at least 1")
+    if args.workers > 1 and settings.embedded:
+        raise ValueError(
+            f"--workers {args.workers} needs REDIS_URL: with the embedded broker every worker "
+            "would have its own feeds, and readers would miss what was published through "
+            "another worker. Set REDIS_URL (and TICKER_SECRET), or run one worker.")
     settings = _with_secret(settings)
-    import uvicorn
+    from ticker import server
 
-    from ticker.app import create_app
-    from ticker.transports.websocket import TickerWebSocket
+    app = None
+    if args.workers == 1:
+        from ticker.app import create_app
 
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(settings)
-
-    class TickerServer(uvicorn.Server):
-        """uvicorn, plus: end SSE streams as soon as shutdown starts (they never finish)."""
-
-        async def shutdown(self, sockets: object = None) -> None:
-            app.state.runtime.begin_drain()
-            await super().shutdown(sockets)  # type: ignore[arg-type]
-
-    config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, ws=TickerWebSocket,
-        http="httptools", loop=_loop(), lifespan="on", log_level=args.log_level,
-        access_log=args.access_log, timeout_graceful_shutdown=int(settings.drain_seconds),
-        backlog=4096, server_header=False,
-    )
-    TickerServer(config).run()
-    return 0
+        app = create_app(settings)
+    config = server.uvicorn_config(settings, app, workers=args.workers,
+                                   log_level=args.log_level, access_log=args.access_log)
+    return server.run(config)
 
 
 def _with_secret(settings: Settings) -> Settings:
@@ -112,10 +107,3 @@ def _with_secret(settings: Settings) -> Settings:
     )
     return settings
 
-
-def _loop() -> str:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return "asyncio"
-    return "uvloop"

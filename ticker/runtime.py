@@ -31,6 +31,7 @@ class Runtime:
     limiter: RateLimiter
     sse_streams: set[Any] = field(default_factory=set)  # open SSE streams (to end on drain)
     per_address: Counter[str] = field(default_factory=Counter)  # open connections per client IP
+    draining: bool = False  # shutdown has begun
 
     def feed(self, name: str) -> FeedConfig:
         """The configured feed ``name``, or ``404``."""
@@ -55,5 +56,8 @@ class Runtime:
     def begin_drain(self) -> None:
         """Shutdown has begun: end every SSE stream (browsers reconnect elsewhere with
         ``Last-Event-ID``); WebSockets get 1012 from uvicorn's connection shutdown."""
+        if self.draining:
+            return
+        self.draining = True
         for stream in list(self.sse_streams):
             stream.end()
