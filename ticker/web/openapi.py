@@ -229,10 +229,11 @@ def _syndication(kind: str, name: str, media: str, schema: Schema,
     }}
 
 
-def _page(operation_id: str, summary: str, media: str,
+def _page(operation_id: str, summary: str, media: tuple[str, ...],
           parameters: list[Schema] | None = None, not_found: bool = False) -> Schema:
+    content = {m: {"schema": {"type": "string"}} for m in media}
     responses: Schema = {
-        "200": {"description": summary, "content": {media: {"schema": {"type": "string"}}}},
+        "200": {"description": summary, "content": content},
         "304": {"description": "Not modified (`If-None-Match` matched the `ETag`)."},
     }
     if not_found:
@@ -404,17 +405,19 @@ def build_document(settings: Settings) -> Schema:
                                   "content": {"text/plain": {"schema": {"type": "string"}}}}},
         }},
         "/widget.js": _page("widgetScript", "The `<breaking-ticker>` custom element module",
-                            "text/javascript"),
+                            ("text/javascript",)),
         "/static/{name}": _page("staticAsset", "A script, style sheet or icon of the widget",
-                                "text/javascript", [{
+                                ("text/javascript", "text/css", "image/svg+xml"), [{
                                     "name": "name", "in": "path", "required": True,
-                                    "schema": {"type": "string"}}], not_found=True),
+                                    "schema": {"type": "string",
+                                               "examples": ["embed.js", "embed.css"]}}],
+                                not_found=True),
         "/embed/{feed}": _page("embedPage", "The ticker as a page for an `<iframe>`",
-                               "text/html", [{
+                               ("text/html",), [{
                                    "name": "feed", "in": "path", "required": True,
                                    "schema": {"type": "string"}}], not_found=True),
-        "/desk": _page("deskPage", "The newsroom desk (publish, correct, retract)", "text/html"),
-        "/": _page("readerPage", "The reader page", "text/html"),
+        "/desk": _page("deskPage", "The newsroom desk (publish, correct, retract)", ("text/html",)),
+        "/": _page("readerPage", "The reader page", ("text/html",)),
     }
     return {
         "openapi": OPENAPI_VERSION,
