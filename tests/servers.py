@@ -211,6 +211,7 @@ class LocalCluster:
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             timeout=CLUSTER_WAIT)
         self.wait_agreed()
+        self.wait_replicated()
         return self
 
     def stop(self) -> None:
@@ -256,6 +257,21 @@ class LocalCluster:
 
         self._wait(agreed, "agreement on the slots")
 
+    def wait_replicated(self) -> None:
+        """Until every primary has its replicas attached and in sync (a manual failover needs
+        it; right after ``--cluster create`` replicas are still connecting)."""
+        def replicated() -> bool:
+            for port in self.ports:
+                info = cast(dict[str, Any], self.command(port, "INFO", "replication"))
+                if info["role"] == "master":
+                    if info["connected_slaves"] != self.replicas:
+                        return False
+                elif info.get("master_link_status") != "up":
+                    return False
+            return True
+
+        self._wait(replicated, "replication")
+
     def keyslot(self, key: str) -> int:
         return cast(int, self.command(self.ports[0], "CLUSTER", "KEYSLOT", key))
 
@@ -269,8 +285,15 @@ class LocalCluster:
         return sorted(set(self.owners(self.ports[0]).values()))
 
     def replica_of(self, primary: int) -> int:
-        lines = cast(list[bytes], self.command(primary, "CLUSTER", "REPLICAS",
-                                               self.node_id(primary)))
+        lines: list[bytes] = []
+
+        def known() -> bool:
+            nonlocal lines
+            lines = cast(list[bytes], self.command(primary, "CLUSTER", "REPLICAS",
+                                                   self.node_id(primary)))
+            return bool(lines)
+
+        self._wait(known, f"a replica of {primary}")
         address = lines[0].decode().split()[1]  # "127.0.0.1:PORT@BUSPORT"
         return int(address.split("@")[0].rsplit(":", 1)[1])
 
@@ -290,6 +313,7 @@ class LocalCluster:
 
     def failover(self, replica: int) -> None:
         """Promote ``replica`` with ``CLUSTER FAILOVER`` (coordinated: no write is lost)."""
+        self.wait_replicated()
         self.command(replica, "CLUSTER", "FAILOVER")
 
         def promoted() -> bool:
