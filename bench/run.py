@@ -439,7 +439,12 @@ class HttpConn:
         self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, path: str, body: bytes) -> int:
-        if self.writer is None or self.writer.is_closing():
+        # A keep-alive connection the server closed while idle (Node closes them after 5 s)
+        # shows EOF on its reader: open a fresh one rather than send into a closed socket.
+        if (self.writer is None or self.writer.is_closing()
+                or (self.reader is not None and self.reader.at_eof())):
+            if self.writer is not None:
+                self.writer.close()
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
         self.writer.write(
