@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.sseclient import open_sse
-from tests.integration.wsclient import Publisher, connect, recv_events, subscribe
+from tests.integration.wsclient import Publisher, connect, publish_seen, recv_events, subscribe
 from tests.servers import Server, running, token
 
 PROBLEM = "application/problem+json"
@@ -167,7 +167,7 @@ async def test_rate_limit_is_429_with_retry_after(broker: str) -> None:
 
 async def test_sse_resumes_with_last_event_id_exactly(server: Server) -> None:
     pub = Publisher(server.url)
-    await pub.publish("first")
+    await publish_seen(server.ws_url, pub, "first")
     async with open_sse(server.url) as sse:
         assert (await sse.next()).data == {"type": "subscribed", "feed": "en",
                                            "recovered": False}

@@ -10,13 +10,21 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.integration.wsclient import Publisher, connect, recv, recv_events, subscribe
+from tests.integration.wsclient import (
+    Publisher,
+    connect,
+    cursor_after,
+    publish_seen,
+    recv,
+    recv_events,
+    subscribe,
+)
 from tests.servers import Server, running
 
 
 async def test_subscribe_snapshot_then_live_item(server: Server) -> None:
     pub = Publisher(server.url)
-    await pub.publish("Earlier item")
+    await publish_seen(server.ws_url, pub, "Earlier item")
     async with await connect(server.ws_url) as ws:
         subscribed, snapshot = await subscribe(ws)
         assert subscribed == {"type": "subscribed", "feed": "en", "recovered": False}
@@ -33,10 +41,10 @@ async def test_subscribe_snapshot_then_live_item(server: Server) -> None:
 
 async def test_resume_after_missing_five_items(server: Server) -> None:
     pub = Publisher(server.url)
-    await pub.publish("before")
+    before = await pub.publish("before")
     async with await connect(server.ws_url) as ws:
         _, snapshot = await subscribe(ws)
-        cursor = snapshot["cursor"]
+        cursor = await cursor_after(ws, snapshot, before["id"])
     missed = [await pub.publish(f"missed {n}") for n in range(5)]
     async with await connect(server.ws_url) as ws:
         (subscribed,) = await subscribe(ws, since=cursor)
@@ -54,8 +62,9 @@ async def test_cursor_in_query_string(server: Server) -> None:
     first = await pub.publish("one")
     async with await connect(server.ws_url) as ws:
         _, snapshot = await subscribe(ws)
+        cursor = await cursor_after(ws, snapshot, first["id"])
     await pub.publish("two")
-    async with await connect(f"{server.ws_url}?feed=en&since={snapshot['cursor']}") as ws:
+    async with await connect(f"{server.ws_url}?feed=en&since={cursor}") as ws:
         assert (await recv(ws))["recovered"] is True
         (event,) = await recv_events(ws, 1)
         assert event["item"]["text"] == "two"
@@ -67,17 +76,18 @@ async def test_cursor_in_query_string(server: Server) -> None:
 async def test_too_old_cursor_gets_snapshot(broker: str) -> None:
     with running(broker, TICKER_HISTORY="5") as server:
         pub = Publisher(server.url)
-        await pub.publish("zero")
+        zero = await pub.publish("zero")
         async with await connect(server.ws_url) as ws:
             _, snapshot = await subscribe(ws)
+            cursor = await cursor_after(ws, snapshot, zero["id"])
         # Redis trims the log with MAXLEN ~ (whole stream nodes of 100 entries), so go well
         # past the history before the first cursor is surely gone
         total = 12 if broker == "memory" else 250
-        for start in range(0, total, 10):
-            for n in range(start, min(start + 10, total)):
-                await pub.publish(f"item {n}")
+        for n in range(total - 1):
+            await pub.publish(f"item {n}")
+        await publish_seen(server.ws_url, pub, f"item {total - 1}")
         async with await connect(server.ws_url) as ws:
-            subscribed, fresh = await subscribe(ws, since=snapshot["cursor"])
+            subscribed, fresh = await subscribe(ws, since=cursor)
             assert subscribed["recovered"] is False
             assert fresh["type"] == "snapshot"
             assert fresh["items"][-1]["text"] == f"item {total - 1}"

@@ -171,3 +171,31 @@ async def publish_until_accepted(client: httpx.AsyncClient, feed: str, text: str
         assert response.status_code == 503, response.text
         await asyncio.sleep(0.1)
     raise AssertionError(f"{feed}: {text!r} was not accepted after {attempts} attempts")
+
+
+async def publish_seen(ws_url: str, pub: Publisher, text: str, **fields: Any) -> dict[str, Any]:
+    """Publish and return only once the node has dispatched it (a witness reader saw it).
+
+    A ``201`` means the item is in the log; the node's hub gets it a moment later through the
+    broker, so a snapshot taken right after a ``201`` may not hold it yet (it then arrives as a
+    live event). Tests that assert on snapshot contents publish through this.
+    """
+    async with await connect(ws_url) as witness:
+        await subscribe(witness, fields.get("feed", "en"))
+        item = await pub.publish(text, **fields)
+        while True:
+            (event,) = await recv_events(witness, 1)
+            if event.get("item", {}).get("id") == item["id"]:
+                return item
+
+
+async def cursor_after(ws: ClientConnection, snapshot: dict[str, Any], item_id: str) -> str:
+    """The cursor to resume from once ``item_id`` has been seen, in the snapshot or live."""
+    if any(i["id"] == item_id for i in snapshot["items"]):
+        cursor: str = snapshot["cursor"]
+        return cursor
+    while True:
+        (event,) = await recv_events(ws, 1)
+        if event.get("item", {}).get("id") == item_id:
+            cursor = event["cursor"]
+            return cursor
