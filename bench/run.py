@@ -881,7 +881,7 @@ async def matrix(args: argparse.Namespace) -> None:
             # Other engineers' tests took a large share of the machine: the server's core was
             # not its own. Run it again once after a longer wait for quiet; keep the cleaner.
             log(f"  other processes used {noisy:.2f} cores during a phase: running it again")
-            cfg.quiet_wait_s = max(cfg.quiet_wait_s, 90.0)
+            cfg.quiet_wait_s = max(cfg.quiet_wait_s, 60.0)
             cfg.attempt = 2
             again = await one_run(cfg)
             keep, drop = (again, res) if background(again) < noisy or not res.get("ok") else (
