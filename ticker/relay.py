@@ -1,7 +1,8 @@
 """The relay: broker → hub on one node, closing every gap from the log.
 
 The broker delivers events as they arrive (Redis pub/sub can drop messages when its connection
-is cut). The hub reports a missing sequence (``GAP``) or a lost log (``NEW_EPOCH``); the relay
+is cut). The hub reports a missing sequence (``GAP``), a lost log (``NEW_EPOCH``) or a rewound
+one (``REWOUND``: an old sequence with new content); the relay
 then reads the log after the last dispatched sequence and dispatches what it finds, or, when the
 position is no longer retained, reloads the feed and every reader gets a fresh snapshot. After
 the broker's live connection comes back (``on_resync``) it does the same for every feed.
@@ -37,6 +38,7 @@ class Relay:
         self.log_reads = 0  # broker reads made for gaps and resumes (for metrics)
         self.gaps_filled = 0
         self._repairing: dict[str, asyncio.Task[None]] = {}
+        self._rewound: set[str] = set()  # feeds whose log went back in time: reload them
         self._held: dict[str, tuple[str, Entry]] = {}  # latest live event seen while repairing
         self._recoveries: set[asyncio.Task[None]] = set()
         self._read_slots = asyncio.Semaphore(max_log_reads)  # bounds reads in a reconnect storm
@@ -78,6 +80,9 @@ class Relay:
         if outcome is Outcome.DISPATCHED:
             self.fanout.schedule()
             self._observe(feed)
+        elif outcome is Outcome.REWOUND:
+            self._rewound.add(feed)
+            self._repair(feed)
         elif outcome in (Outcome.GAP, Outcome.NEW_EPOCH):
             self._repair(feed)
 
@@ -118,16 +123,28 @@ class Relay:
                 delay = min(delay * 2, 2.0)
 
     async def _catch_up(self, feed: str) -> None:
+        if feed in self._rewound:
+            log.warning("feed %s: the log went back in time (restored from an older copy?); "
+                        "readers start over from a snapshot", feed)
+            self._rewound.discard(feed)
+            await self._reload(feed)
+            return
         while True:
             epoch, seq = self.hub.last_seq(feed)
             self.log_reads += 1
-            got = await self.broker.read(feed, epoch, seq, READ_BATCH)
+            # read from the last event this node dispatched, not after it: if the log now holds
+            # something else there, it went back in time while we were away (hub: REWOUND)
+            got = await self.broker.read(feed, epoch, max(seq - 1, 0), READ_BATCH)
             if not got.complete:
                 await self._reload(feed)
                 return
             for entry in got.entries:
-                if self.hub.dispatch(feed, got.epoch, entry) is Outcome.DISPATCHED:
+                outcome = self.hub.dispatch(feed, got.epoch, entry)
+                if outcome is Outcome.DISPATCHED:
                     self._observe(feed)
+                elif outcome is Outcome.REWOUND:
+                    self._rewound.add(feed)
+                    return await self._catch_up(feed)
             self.gaps_filled += len(got.entries)
             self.fanout.schedule()
             if len(got.entries) < READ_BATCH:

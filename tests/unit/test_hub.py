@@ -337,3 +337,10 @@ def test_any_interleaving_delivers_every_event_exactly_once_in_order(
     finish_all()
     drain()
     assert received == list(range(1, len(log) + 1))
+
+
+def test_an_old_sequence_with_new_content_means_the_log_was_rewound() -> None:
+    hub, log = new_hub(entries=5)
+    assert hub.dispatch("en", EPOCH, log[2]) is Outcome.STALE  # a plain duplicate
+    rewritten = Entry(3, log[2].data.replace(b"item 3", b"other 3"))
+    assert hub.dispatch("en", EPOCH, rewritten) is Outcome.REWOUND

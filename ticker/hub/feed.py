@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 
 from ticker import codec
+from ticker.brokers.base import Entry
 from ticker.hub.filters import Matcher
 from ticker.hub.prepared import Prepared
 from ticker.model import Item
@@ -49,6 +50,12 @@ class FeedState:
                 self.latest[item.id] = (item, codec.encode(item))
         elif prepared.retracted_id is not None:
             self.latest.pop(prepared.retracted_id, None)
+
+    def differs(self, entry: Entry) -> bool:
+        """Whether ``entry`` rewrites a sequence this node dispatched with other content."""
+        if not self.ring or entry.seq < self.ring[0].seq:
+            return False
+        return self.ring[entry.seq - self.ring[0].seq].data != entry.data
 
     def ring_after(self, seq: int) -> list[Prepared] | None:
         """The events after ``seq`` if the ring still holds all of them, else ``None``."""

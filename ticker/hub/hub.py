@@ -9,7 +9,10 @@ Calls go in, frames come out. The hub never touches a socket, a task or a clock:
   fresh ``subscribed(recovered=false)`` + ``snapshot``.
 - ``dispatch(feed, epoch, entry)`` takes the next event from the broker. Sequences are
   contiguous, so the hub knows when one is missing: it answers ``GAP`` and dispatches nothing;
-  the caller reads the log after ``last_seq(feed)`` and dispatches those first. A dispatched
+  the caller reads the log after ``last_seq(feed)`` and dispatches those first. An event at a
+  sequence already dispatched but with other content means the log was rewound under the same
+  epoch (``REWOUND``): the caller reloads the feed, and every reader starts over from a
+  snapshot instead of silently missing the rewritten sequences. A dispatched
   event is decoded once, framed once, and its bytes appended to the outbox of every
   subscription whose filter it passes.
 - ``subscribe(outbox, feed, filter, since)`` resumes exactly once. Within the ring of recent
@@ -45,6 +48,8 @@ class Outcome(enum.Enum):
     STALE = "stale"  # already dispatched (a duplicate after a resync)
     GAP = "gap"  # an earlier event is missing: read the log after last_seq first
     NEW_EPOCH = "new_epoch"  # the log was lost and started over: reload the feed
+    REWOUND = "rewound"  # an old sequence with new content: the log went back in time (a
+    # Redis restored from an older snapshot, a replica promoted behind its primary): reload
     UNKNOWN_FEED = "unknown_feed"
 
 
@@ -116,7 +121,7 @@ class Hub:
         if epoch != state.epoch:
             return Outcome.NEW_EPOCH
         if entry.seq <= state.seq:
-            return Outcome.STALE
+            return Outcome.REWOUND if state.differs(entry) else Outcome.STALE
         if entry.seq != state.seq + 1:
             return Outcome.GAP
         prepared = Prepared(entry.seq, entry.data)
