@@ -291,6 +291,8 @@ def machine_section(runs: list[Json], meta: Json | None) -> list[str]:
     m = next((r["machine"] for r in reversed(runs) if r.get("machine")), None)
     if not m:
         return []
+    refs = sorted({str(r["machine"].get("ticker_ref") or "?")[:10] for r in runs
+                   if r.get("machine") and r["server"].startswith("ticker")})
     took = []
     if meta:
         took = [f"- The matrix ({meta['runs']} runs, {meta['reruns']} of them run twice because "
@@ -304,9 +306,11 @@ def machine_section(runs: list[Json], meta: Json | None) -> list[str]:
         f"- Python {m['python']} ({py}); Node {m['node']} ({node})",
         f"- {m['redis']}",
         f"- compiler: {m['cc']}",
-        f"- ticker: commit `{str(m.get('ticker_ref') or '?')[:10]}` (installed from "
-        "`git archive` of that commit); repository HEAD at the time: "
-        f"`{m['git']}`",
+        "- ticker: "
+        + ", ".join(f"commit `{ref}`" for ref in refs)
+        + " (installed from `git archive` of that commit"
+        + (": the rows come from runs at different commits" if len(refs) > 1 else "")
+        + f"); repository HEAD at the last run: `{m['git']}`",
         "- The machine is shared: other engineers ran test suites on it during the runs, so "
         "absolute numbers carry noise of a few percent to tens of percent; ratios from the same "
         "run are the figures to compare.",

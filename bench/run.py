@@ -855,7 +855,7 @@ def plan(args: argparse.Namespace, have_ticker: bool) -> list[RunConfig]:
     return runs
 
 
-async def matrix(args: argparse.Namespace) -> None:
+async def matrix(args: argparse.Namespace, results: Path) -> None:
     nofile = raise_nofile()
     with contextlib.suppress(OSError):
         os.sched_setaffinity(0, {int(CLIENT_CORE)})  # the publisher shares the client core
@@ -867,7 +867,6 @@ async def matrix(args: argparse.Namespace) -> None:
         raise SystemExit("nothing to run")
     if nofile < max(r.n for r in runs) + 100:
         raise SystemExit(f"RLIMIT_NOFILE is {nofile}: too low for N={max(r.n for r in runs)}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
     info = machine()
     info["ticker_ref"] = ticker_sha
     log(f"{len(runs)} runs on {info['cpu']} x{info['cores']}; server on core {SERVER_CORE}, "
@@ -889,17 +888,17 @@ async def matrix(args: argparse.Namespace) -> None:
             keep, drop = (again, res) if background(again) < noisy or not res.get("ok") else (
                 res, again)
             drop["machine"] = info
-            (RESULTS / "discarded").mkdir(exist_ok=True)
+            (results / "discarded").mkdir(exist_ok=True)
             name = f"{cfg.tag}-attempt{drop.get('attempt', 1)}.json"
-            (RESULTS / "discarded" / name).write_text(json.dumps(drop, indent=1))
+            (results / "discarded" / name).write_text(json.dumps(drop, indent=1))
             res = keep
         res["machine"] = info
-        (RESULTS / f"{cfg.tag}.json").write_text(json.dumps(res, indent=1))
+        (results / f"{cfg.tag}.json").write_text(json.dumps(res, indent=1))
         await asyncio.sleep(1.0)  # let sockets in TIME_WAIT and the CPU settle
     seconds = time.monotonic() - started
     log(f"matrix done in {seconds:.0f}s")
     if not (args.only or args.quick or args.n):  # the full matrix: the docs quote its duration
-        (RESULTS / "matrix.json").write_text(json.dumps(
+        (results / "matrix.json").write_text(json.dumps(
             {"runs": len(runs), "reruns": reruns, "seconds": round(seconds, 1),
              "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=1))
 
@@ -913,7 +912,9 @@ def background(res: Json) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="N=1000, ticker + ws peer only")
+    parser.add_argument("--quick", action="store_true",
+                        help="N=1000, ticker + ws peer only; results to bench/results/quick/, "
+                        "docs not rendered")
     parser.add_argument("--only", help="comma-separated servers: " + ", ".join(SERVERS) +
                         " (or 'ticker' for both ticker rows)")
     parser.add_argument("--n", help="comma-separated reader counts (default 1000,5000,10000)")
@@ -945,9 +946,15 @@ def main() -> None:
         args.no_deflate = True
     if not in_venv() and not args.no_venv:
         bootstrap_venv()
+    # --quick is for iterating on the harness or the server: its results go to their own folder
+    # and never into docs/, so they cannot mix with a full run's.
+    results = RESULTS / "quick" if args.quick else RESULTS
     if not args.render:
-        asyncio.run(matrix(args))
-    if not args.no_render:
+        results.mkdir(parents=True, exist_ok=True)
+        asyncio.run(matrix(args, results))
+    if args.quick:
+        log(f"quick results in {results} (docs/ not rendered)")
+    elif not args.no_render:
         from report import render  # bench/report.py
 
         render(RESULTS, DOCS / "benchmarks.md", IMAGES)
