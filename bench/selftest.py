@@ -191,7 +191,7 @@ async def one(deflate: bool, chunked: bool) -> bool:
             line = await asyncio.wait_for(proc.stdout.readline(), 10)
             if not line:
                 raise RuntimeError("loadgen exited")
-            ev = json.loads(line)
+            ev: dict[str, object] = json.loads(line)
             events.append(ev)
             if ev.get("event") == kind:
                 return ev
