@@ -227,6 +227,19 @@ def loadgen_table(runs: list[Json]) -> list[str]:
     return lines
 
 
+def publisher_note(runs: list[Json]) -> list[str]:
+    cpu = [(ph["publisher_cpu_s"], ph["publish_s"]) for r in runs for name in ("rate", "burst")
+           if (ph := _phase(r, name))]
+    if not cpu:
+        return []
+    worst = max(cpu)
+    return [
+        f"The publisher (`run.py` itself, on core 1 too) used at most {worst[0]:.2f} s of CPU in "
+        f"a phase (that phase's publishing took {worst[1]:.1f} s); Redis's own CPU is in the "
+        "connections table."
+    ]
+
+
 def plots(runs: list[Json], images: Path) -> list[str]:
     import matplotlib
 
@@ -424,6 +437,8 @@ def render(results: Path, doc: Path, images: Path) -> None:
         "For each server, its busiest phase (highest loadgen utilisation) in this run:",
         "",
         *loadgen_table(runs),
+        "",
+        *publisher_note(runs),
         "",
         "## Machine",
         "",
