@@ -3,15 +3,14 @@
 Coalescing without added latency when events are spaced out. Writing is where a fan-out spends
 its time: one ``write()`` to a socket costs the kernel several microseconds, far more than the
 hub's filter check and append (about 0.35 µs per reader: ``bench/hub_dispatch.py``). So a flush
-writes everything pending for a reader in one ``write``, and flushes pace themselves by how fast
-events come compared with how long a flush takes:
+writes everything pending for a reader in one ``write``, and flushes pace themselves: the next
+flush runs no sooner than ``min(last flush's duration, MAX_COALESCE)`` after the last one ended.
 
-- events further apart than a flush takes (a quiet system, or a steady rate the node keeps up
-  with): the flush runs in the very next loop pass (``call_soon``), so nothing waits;
-- events closer together than a flush takes (a burst: the loop is busy writing): the next flush
-  waits until as long as the last one took has passed since it ended (at most
-  ``MAX_COALESCE``), so the events dispatched meanwhile go out together, several frames per
-  write. The wait is bounded by the time the loop would have spent writing them one by one.
+- Events further apart than that (a quiet system, or a rate the node keeps up with easily) are
+  written in the very next loop pass (``call_soon``): nothing waits.
+- Events that come while the loop is busy writing (a burst) wait for the rest of that interval,
+  so everything dispatched meanwhile goes out together, several frames per write. The wait is
+  bounded by the time the loop would have spent writing them one by one.
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ class Fanout:
         self._ticker: asyncio.Task[None] | None = None
         self._last_end = 0.0  # perf_counter when the last flush finished
         self._last_took = 0.0  # how long it took
-        self._last_request = 0.0  # perf_counter when a flush was last asked for
         self.deliveries = 0  # frames written to readers (for metrics)
         self.writes = 0  # socket writes made (deliveries / writes = frames per write)
         self.cuts = 0  # slow readers cut
@@ -52,10 +50,8 @@ class Fanout:
             return
         self._scheduled = True
         loop = asyncio.get_running_loop()
-        now = time.perf_counter()
-        interval, self._last_request = now - self._last_request, now
-        wait = min(self._last_took, MAX_COALESCE) - (now - self._last_end)
-        if interval >= self._last_took or wait <= 0:
+        wait = min(self._last_took, MAX_COALESCE) - (time.perf_counter() - self._last_end)
+        if wait <= 0:
             loop.call_soon(self.flush)
         else:
             loop.call_later(wait, self.flush)
