@@ -454,6 +454,10 @@ class RedisBroker:
             if message["type"] == "pong" and message["data"] == token:
                 pong_by, ping_at = None, loop.time() + self._ping_interval
             else:
+                if pong_by is not None:
+                    # Messages still arriving prove the connection is alive: under load the
+                    # PONG may be queued behind many of them, so its deadline moves on.
+                    pong_by = loop.time() + self._pong_timeout
                 self._handle(message)
 
     async def _next(self, pubsub: PubSub, seconds: float) -> dict[str, Any] | None:
