@@ -4,7 +4,8 @@ Coalescing without added latency when events are spaced out. Writing is where a 
 its time: one ``write()`` to a socket costs the kernel several microseconds, far more than the
 hub's filter check and append (about 0.35 µs per reader: ``bench/hub_dispatch.py``). So a flush
 writes everything pending for a reader in one ``write``, and flushes pace themselves: the next
-flush runs no sooner than ``min(last flush's duration, MAX_COALESCE)`` after the last one ended.
+flush runs no sooner than half the last flush's duration (at most ``MAX_COALESCE``) after the
+last one ended.
 
 - Events further apart than that (a quiet system, or a rate the node keeps up with easily) are
   written in the very next loop pass (``call_soon``): nothing waits.
@@ -21,7 +22,8 @@ import time
 
 from ticker.hub import Hub
 
-MAX_COALESCE = 0.010  # seconds: the longest a frame waits for others to join it
+COALESCE_SHARE = 0.5  # the next flush waits up to this share of the last flush's duration
+MAX_COALESCE = 0.050  # seconds: the longest a frame waits for others to join it
 
 
 class Fanout:
@@ -50,7 +52,8 @@ class Fanout:
             return
         self._scheduled = True
         loop = asyncio.get_running_loop()
-        wait = min(self._last_took, MAX_COALESCE) - (time.perf_counter() - self._last_end)
+        wait = min(self._last_took * COALESCE_SHARE, MAX_COALESCE) - (
+            time.perf_counter() - self._last_end)
         if wait <= 0:
             loop.call_soon(self.flush)
         else:
