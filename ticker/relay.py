@@ -78,8 +78,8 @@ class Relay:
             return
         outcome = self.hub.dispatch(feed, epoch, entry)
         if outcome is Outcome.DISPATCHED:
-            self.fanout.schedule()
             self._observe(feed)
+            self.fanout.schedule()
         elif outcome is Outcome.REWOUND:
             self._rewound.add(feed)
             self._repair(feed)
@@ -92,7 +92,9 @@ class Relay:
         item = self.hub.feeds[feed].ring[-1].item
         if item is not None:
             stamped = datetime.fromisoformat(item.updated_at).timestamp()
-            self.metrics.latency.observe(max(0.0, time.time() - stamped))
+            lag = max(0.0, time.time() - stamped)
+            self.metrics.latency.observe(lag)
+            self.fanout.lag = lag
 
     def _on_resync(self) -> None:
         for feed in self.feeds:

@@ -1,17 +1,21 @@
 """Drives the hub from the event loop: flushes ready outboxes, and ticks for pings.
 
-Coalescing without added latency when events are spaced out. Writing is where a fan-out spends
-its time: one ``write()`` to a socket costs the kernel several microseconds, far more than the
-hub's filter check and append (about 0.35 µs per reader: ``bench/hub_dispatch.py``). So a flush
-writes everything pending for a reader in one ``write``, and flushes pace themselves: the next
-flush runs no sooner than half the last flush's duration (at most ``MAX_COALESCE``) after the
-last one ended.
+Coalescing without added latency when the node keeps up. Writing is where a fan-out spends its
+time: one ``write()`` to a socket costs the kernel several microseconds, far more than the hub's
+filter check and append (about 0.35 µs per reader: ``bench/hub_dispatch.py``). So a flush writes
+everything pending for a reader in one ``write``, and flushes pace themselves by how late the
+node is:
 
-- Events further apart than that (a quiet system, or a rate the node keeps up with easily) are
-  written in the very next loop pass (``call_soon``): nothing waits.
-- Events that come while the loop is busy writing (a burst) wait for the rest of that interval,
-  so everything dispatched meanwhile goes out together, several frames per write. The wait is
-  bounded by the time the loop would have spent writing them one by one.
+- the relay reports each event's age when it is dispatched (``lag``: now minus the broker's
+  stamp). An event that is younger than half the last flush's duration means the node keeps up:
+  the flush runs in the very next loop pass (``call_soon``), nothing waits;
+- an older one means events are coming faster than the node writes them (a burst, or more
+  readers than one write per delivery allows): the next flush waits until half the last flush's
+  duration (at most ``MAX_COALESCE``) has passed since it ended, so everything dispatched
+  meanwhile goes out together, several frames per write, and the node catches up.
+
+The comparison uses the broker's clock against this node's; across machines keep them in sync
+(NTP), or the node coalesces more (clock ahead) or less (behind) than it should.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class Fanout:
         self._ticker: asyncio.Task[None] | None = None
         self._last_end = 0.0  # perf_counter when the last flush finished
         self._last_took = 0.0  # how long it took
+        self.lag = 0.0  # age of the last event dispatched (set by the relay), in seconds
         self.deliveries = 0  # frames written to readers (for metrics)
         self.writes = 0  # socket writes made (deliveries / writes = frames per write)
         self.cuts = 0  # slow readers cut
@@ -52,8 +57,8 @@ class Fanout:
             return
         self._scheduled = True
         loop = asyncio.get_running_loop()
-        wait = min(self._last_took * COALESCE_SHARE, MAX_COALESCE) - (
-            time.perf_counter() - self._last_end)
+        pause = min(self._last_took * COALESCE_SHARE, MAX_COALESCE)
+        wait = pause - (time.perf_counter() - self._last_end) if self.lag > pause else 0.0
         if wait <= 0:
             loop.call_soon(self.flush)
         else:
