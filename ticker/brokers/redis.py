@@ -65,6 +65,7 @@ from ticker.brokers.redis_keys import check_prefix, feed_keys
 from ticker.brokers.redis_url import command_client, no_retry
 
 logger = logging.getLogger(__name__)
+DRAIN_BATCH = 256  # pub/sub messages handled per wake-up at most, so HTTP is never starved
 
 PUBLISH_LUA = resources.files("ticker.brokers").joinpath("publish.lua").read_text("utf-8")
 
@@ -449,16 +450,22 @@ class RedisBroker:
                 pong_by = now + self._pong_timeout
             wake = pong_by if pong_by is not None else ping_at
             message = await self._next(pubsub, wake - loop.time())
-            if message is None:
-                continue
-            if message["type"] == "pong" and message["data"] == token:
-                pong_by, ping_at = None, loop.time() + self._ping_interval
-            else:
-                if pong_by is not None:
-                    # Messages still arriving prove the connection is alive: under load the
-                    # PONG may be queued behind many of them, so its deadline moves on.
-                    pong_by = loop.time() + self._pong_timeout
-                self._handle(message)
+            drained = 0
+            while message is not None:
+                if message["type"] == "pong" and message["data"] == token:
+                    pong_by, ping_at = None, loop.time() + self._ping_interval
+                else:
+                    if pong_by is not None:
+                        # Messages still arriving prove the connection is alive: under load the
+                        # PONG may be queued behind many of them, so its deadline moves on.
+                        pong_by = loop.time() + self._pong_timeout
+                    self._handle(message)
+                drained += 1
+                if drained >= DRAIN_BATCH:
+                    break
+                # take what is already buffered without going round the event loop: a burst
+                # is dispatched together, and the fan-out writes it together
+                message = cast("dict[str, Any] | None", await pubsub.get_message(timeout=0.0))
 
     async def _next(self, pubsub: PubSub, seconds: float) -> dict[str, Any] | None:
         """The next pub/sub message within ``seconds``, or None."""
