@@ -39,7 +39,6 @@ class Newsroom:
     async def publish(self, claims: Claims, feed: FeedConfig, body: PublishBody,
                       idempotency_key: str | None = None) -> Outcome:
         require_feed(claims, feed.id)
-        await self._take_rate(claims.sub)
         draft = ItemDraft(
             feed=feed.id, text=body.text, urgency=body.urgency, regions=body.regions,
             lang=body.lang or feed.lang, author=claims.sub, version=1, status="usable",
@@ -50,7 +49,12 @@ class Newsroom:
         if idempotency_key is not None:
             fingerprint = hashlib.sha256(codec.encode(body)).hexdigest()
             idem = Idempotency(scope=claims.sub, key=idempotency_key, fingerprint=fingerprint)
-        result = await self._call(feed.id, Change("item", codec.encode(draft)), idem)
+        # A retry of a publish that went through is answered before the rate limit is charged:
+        # it publishes nothing, and a 429 would break the promise of getting the same item.
+        result = await self._recall(feed.id, idem) if idem is not None else None
+        if result is None:
+            await self._take_rate(claims.sub)
+            result = await self._call(feed.id, Change("item", codec.encode(draft)), idem)
         if result.status == "mismatch":
             raise InvalidInput([FieldError(
                 path="header.Idempotency-Key",
@@ -97,6 +101,12 @@ class Newsroom:
                 raise Conflict(f"item {item_id} was retracted and can no longer be changed")
             # "conflict": someone else changed it meanwhile; read it again and retry
         raise Conflict(f"item {item_id} is being changed by others; try again")
+
+    async def _recall(self, feed: str, idem: Idempotency) -> Any:
+        try:
+            return await self._broker.recall(feed, idem)
+        except BrokerUnavailableError as exc:
+            raise BrokerUnavailable(f"nothing was published: {exc}") from None
 
     async def _take_rate(self, subject: str) -> None:
         try:

@@ -354,6 +354,19 @@ async def test_idempotency_record_expires(make_broker: BrokerFactory) -> None:
     assert (await broker.publish("en", Change("item", draft("x")), key)).status == "published"
 
 
+async def test_recall_answers_a_known_key_without_publishing(make_broker: BrokerFactory) -> None:
+    broker = await make_broker()
+    key = Idempotency("alice", "recall-1", "fp")
+    assert await broker.recall("en", key) is None
+    first = await broker.publish("en", Change("item", draft("once")), key)
+    seen = await broker.recall("en", key)
+    assert seen is not None and seen.status == "duplicate" and seen.item == first.item
+    other = await broker.recall("en", Idempotency("alice", "recall-1", "another body"))
+    assert other is not None and other.status == "mismatch"
+    assert await broker.recall("en", Idempotency("bob", "recall-1", "fp")) is None
+    assert (await broker.head("en", 10, 10)).seq == 1
+
+
 # -- live delivery ---------------------------------------------------------------------------
 
 async def test_live_delivery_in_log_order(make_broker: BrokerFactory) -> None:

@@ -151,13 +151,20 @@ async def test_twenty_concurrent_requests_with_one_key_publish_once(server: Serv
 async def test_rate_limit_is_429_with_retry_after(broker: str) -> None:
     with running(broker, TICKER_PUBLISH_RATE="5/minute") as server:
         async with httpx.AsyncClient(base_url=server.url, headers=auth()) as client:
-            statuses = [(await client.post("/api/v1/feeds/en/items",
-                                           json={"text": f"n{n}"})).status_code
+            statuses = [(await client.post("/api/v1/feeds/en/items", json={"text": f"n{n}"},
+                                           headers={"Idempotency-Key": f"k{n}"})).status_code
                         for n in range(5)]
             assert statuses == [201] * 5
             limited = await client.post("/api/v1/feeds/en/items", json={"text": "one more"})
             problem(limited, 429)
             assert 1 <= int(limited.headers["retry-after"]) <= 60
+            # a retry of a publish that went through still gets its item, not a 429
+            retry = await client.post("/api/v1/feeds/en/items", json={"text": "n0"},
+                                      headers={"Idempotency-Key": "k0"})
+            assert retry.status_code == 200 and retry.json()["text"] == "n0"
+            reused = await client.post("/api/v1/feeds/en/items", json={"text": "other"},
+                                       headers={"Idempotency-Key": "k0"})
+            problem(reused, 422)
             # another token has its own budget
             other = await client.post("/api/v1/feeds/en/items", json={"text": "bob"},
                                       headers=auth("bob"))

@@ -100,6 +100,11 @@ class Broker(Protocol):
                       idempotency: Idempotency | None = None) -> PublishResult:
         """Append to the log and notify every node, in one atomic step."""
 
+    async def recall(self, feed: str, idempotency: Idempotency) -> PublishResult | None:
+        """What an earlier publish with this key did (``duplicate`` with its item, or
+        ``mismatch`` for another body), or ``None`` if the key is new. Read-only: ``publish``
+        still checks and records the key atomically."""
+
     async def read(self, feed: str, epoch: str | None, after: int, limit: int) -> LogSlice:
         """The events with ``seq > after`` (at most ``limit``), if ``epoch`` is still current."""
 

@@ -75,11 +75,9 @@ class MemoryBroker:
         log = self._feed(feed)
         loop_time = asyncio.get_running_loop().time()
         if idempotency is not None:
-            seen = log.idem.get((idempotency.scope, idempotency.key))
-            if seen is not None and seen[2] > loop_time:
-                if seen[0] != idempotency.fingerprint:
-                    return PublishResult("mismatch", log.epoch, log.seq, None)
-                return PublishResult("duplicate", log.epoch, log.seq, log.items[seen[1]])
+            seen = await self.recall(feed, idempotency)
+            if seen is not None:
+                return seen
         if change.kind != "item":
             current = log.items.get(change.item_id or "")
             if current is None:
@@ -114,6 +112,15 @@ class MemoryBroker:
         if self._on_event is not None and self._loop is not None:
             self._loop.call_soon(self._on_event, feed, log.epoch, entry)
         return PublishResult("published", log.epoch, log.seq, item)
+
+    async def recall(self, feed: str, idempotency: Idempotency) -> PublishResult | None:
+        log = self._feed(feed)
+        seen = log.idem.get((idempotency.scope, idempotency.key))
+        if seen is None or seen[2] <= asyncio.get_running_loop().time():
+            return None
+        if seen[0] != idempotency.fingerprint:
+            return PublishResult("mismatch", log.epoch, log.seq, None)
+        return PublishResult("duplicate", log.epoch, log.seq, log.items[seen[1]])
 
     async def read(self, feed: str, epoch: str | None, after: int, limit: int) -> LogSlice:
         log = self._feed(feed)

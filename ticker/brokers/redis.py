@@ -320,6 +320,18 @@ class RedisBroker:
             raise RuntimeError(f"publish.lua returned an unknown status {text!r}")
         return PublishResult(cast(PublishStatus, text), _text(epoch), int(seq), item)
 
+    async def recall(self, feed: str, idempotency: Idempotency) -> PublishResult | None:
+        keys = feed_keys(self._prefix, feed)
+        with _unavailable("recall"):
+            fingerprint, item_id = await self._redis.hmget(
+                keys.idem(idempotency.scope, idempotency.key), ["f", "i"])
+            if fingerprint is None or item_id is None:
+                return None
+            if _text(fingerprint) != idempotency.fingerprint:
+                return PublishResult("mismatch", "", 0, None)
+            item = await self._redis.hget(keys.items, item_id)
+        return None if item is None else PublishResult("duplicate", "", 0, cast(bytes, item))
+
     async def read(self, feed: str, epoch: str | None, after: int, limit: int) -> LogSlice:
         keys = feed_keys(self._prefix, feed)
         args: list[str | int] = [secrets.token_hex(6), epoch or "", after, limit]
