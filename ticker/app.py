@@ -45,8 +45,13 @@ def build_runtime(settings: Settings) -> Runtime:
         limiter = RedisRateLimiter(settings.broker_url, settings.redis_prefix, count, period)
     metrics = Metrics()
     relay = Relay(broker, hub, fanout, [f.id for f in settings.feeds], metrics)
-    metrics.bind(lambda: fanout.deliveries,
-                 lambda: float(getattr(broker, "reconnects", 0)))
+    metrics.bind({
+        "deliveries": lambda: fanout.deliveries,
+        "writes": lambda: fanout.writes,
+        "log_reads": lambda: relay.log_reads,
+        "gap_events": lambda: relay.gaps_filled,
+        "reconnects": lambda: float(getattr(broker, "reconnects", 0)),
+    })
     return Runtime(settings=settings, broker=broker, hub=hub, fanout=fanout, relay=relay,
                    newsroom=Newsroom(broker, limiter), verifier=Verifier(settings.secret),
                    metrics=metrics, limiter=limiter)

@@ -34,10 +34,21 @@ class Metrics:
                                  "From the broker's stamp to this node's dispatch",
                                  buckets=LATENCY_BUCKETS, registry=r)
         self.deliveries = Gauge("ticker_deliveries", "Frames written to readers", registry=r)
+        self.writes = Gauge("ticker_socket_writes",
+                            "Socket writes to readers (deliveries / writes = frames per write)",
+                            registry=r)
+        self.log_reads = Gauge("ticker_log_reads",
+                               "Broker log reads for gaps and resumes older than the ring",
+                               registry=r)
+        self.gap_events = Gauge("ticker_gap_events_filled",
+                                "Events dispatched from the log after a gap or a reconnect",
+                                registry=r)
 
-    def bind(self, deliveries: Callable[[], float], reconnects: Callable[[], float]) -> None:
-        self.deliveries.set_function(deliveries)
-        self.reconnects.set_function(reconnects)
+    def bind(self, sources: dict[str, Callable[[], float]]) -> None:
+        """Gauges read from plain counters when scraped (nothing runs per delivery)."""
+        for name, source in sources.items():
+            gauge: Gauge = getattr(self, name)
+            gauge.set_function(source)
 
     def connection_opened(self, transport: str) -> None:
         self.connections.labels(transport).inc()

@@ -41,7 +41,6 @@ class Fanout:
         self.lag = 0.0  # age of the last event dispatched (set by the relay), in seconds
         self.deliveries = 0  # frames written to readers (for metrics)
         self.writes = 0  # socket writes made (deliveries / writes = frames per write)
-        self.cuts = 0  # slow readers cut
 
     def start(self) -> None:
         self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
@@ -75,7 +74,6 @@ class Fanout:
                 outbox.owner.write(outbox.take())
         self.writes += len(ready)
         for outbox in hub.take_cut():
-            self.cuts += 1
             outbox.owner.close_slow()
         self._last_end = time.perf_counter()
         self._last_took = self._last_end - started
