@@ -103,11 +103,14 @@ def server_env(broker: str, prefix: str | None = None, **extra: str) -> dict[str
 
 
 def delete_prefix(url: str, prefix: str) -> None:
+    """SCAN + DEL every key under ``prefix``."""
     client = redis.Redis.from_url(url)
     try:
         keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
         if keys:
             client.delete(*keys)
+    except (redis.ConnectionError, OSError):
+        pass  # a private server that a test stopped: nothing left to clean
     finally:
         client.close()
 
@@ -126,38 +129,55 @@ def running(broker: str, **extra: str) -> Iterator[Server]:
 
 @dataclass
 class RedisServer:
-    """A private redis-server for tests that stop, restart or cut Redis."""
+    """A private redis-server for tests that stop, restart, pause or cut Redis."""
 
     port: int
     dir: Path
     appendonly: bool = False
+    extra_args: list[str] = field(default_factory=list)  # more redis-server options
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, socket_timeout=2)
+
     def start(self) -> RedisServer:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
-             "--dir", str(self.dir)],
+             "--dir", str(self.dir), *self.extra_args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            with contextlib.suppress(redis.RedisError):
-                if redis.Redis(port=self.port, socket_timeout=0.5).ping():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.process.returncode}")
+            with contextlib.suppress(redis.RedisError), self.client() as probe:
+                if probe.ping():
                     return self
-            time.sleep(0.05)
+            time.sleep(0.02)
         raise RuntimeError("redis-server did not start")
 
     def stop(self, sig: int = signal.SIGKILL) -> None:
+        """Stop the server (SIGKILL by default: no goodbye to the clients)."""
         if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)  # in case it was paused
             self.process.send_signal(sig)
             self.process.wait(timeout=10)
             self.process = None
+
+    def pause(self) -> None:
+        """SIGSTOP: sockets stay open but nothing answers, like a half-open connection."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
 
 CLUSTER_WAIT = 30.0  # upper bound on any wait for the cluster; never an expected duration

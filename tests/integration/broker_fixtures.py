@@ -9,22 +9,16 @@ that kill connections, pause, stop or restart Redis: those never touch the share
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
-import redis.asyncio
 
+from tests import servers
+from tests.servers import RedisServer, free_port
 from ticker.brokers.base import Entry
 from ticker.brokers.memory import MemoryBroker
 from ticker.brokers.redis import RedisBroker
@@ -33,61 +27,7 @@ SHARED_REDIS_URL = os.environ.get("TICKER_TEST_REDIS_URL", "redis://127.0.0.1:63
 WAIT = 10.0  # upper bound on any wait in these tests; never an expected duration
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class OwnRedis:
-    """A private redis-server process: no persistence, so a restart loses every key."""
-
-    dir: Path
-    extra_args: list[str] = field(default_factory=list)
-    port: int = field(default_factory=_free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=2)
-
-    def start(self) -> OwnRedis:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir), *self.extra_args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self.process.returncode}")
-            with contextlib.suppress(redis.RedisError), self.client() as probe:
-                if probe.ping():
-                    return self
-            time.sleep(0.02)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        """Kill the server (SIGKILL: no goodbye to the clients)."""
-        if self.process is not None:
-            self.process.send_signal(signal.SIGCONT)  # in case it was paused
-            self.process.kill()
-            self.process.wait(timeout=WAIT)
-            self.process = None
-
-    def pause(self) -> None:
-        """SIGSTOP: sockets stay open but nothing answers, like a half-open connection."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGCONT)
+OwnRedis = RedisServer  # the contract tests' name for a private redis-server
 
 
 @pytest.fixture
@@ -95,7 +35,7 @@ def own_redis(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[OwnRed
     """A private redis-server; extra server options come by indirect parametrization:
     ``@pytest.mark.parametrize("own_redis", [["--opt", "value"]], indirect=True)``."""
     extra: list[str] = list(getattr(request, "param", []))
-    server = OwnRedis(tmp_path / "redis", extra).start()
+    server = RedisServer(free_port(), tmp_path / "redis", extra_args=extra).start()
     try:
         yield server
     finally:
@@ -169,16 +109,8 @@ class BrokerFactory:
 
 
 async def delete_prefix(url: str, prefix: str) -> None:
-    """SCAN + DEL every key under ``prefix``."""
-    client = redis.asyncio.Redis.from_url(url)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
-        if keys:
-            await client.delete(*keys)
-    except (redis.ConnectionError, OSError):
-        pass  # a private server that a test stopped: nothing left to clean
-    finally:
-        await client.aclose()
+    """``tests.servers.delete_prefix`` off the event loop."""
+    await asyncio.to_thread(servers.delete_prefix, url, prefix)
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
