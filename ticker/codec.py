@@ -34,11 +34,6 @@ def ws_frame(payload: bytes) -> bytes:
     return struct.pack("!BBQ", 0x81, 127, size) + payload
 
 
-def ws_close_frame(code: int, reason: str = "") -> bytes:
-    payload = struct.pack("!H", code) + reason.encode()[:123]
-    return bytes((0x88, len(payload))) + payload
-
-
 def sse_block(event: str, data: bytes, event_id: str | None = None) -> bytes:
     """One Server-Sent Events message; ``data`` is single-line JSON."""
     head = f"id: {event_id}\n" if event_id is not None else ""

@@ -109,9 +109,6 @@ class Hub:
         state = self.feeds[feed]
         return state.epoch, state.seq
 
-    def cursor(self, feed: str) -> str:
-        return self.feeds[feed].cursor
-
     # -- events -----------------------------------------------------------------------------
 
     def dispatch(self, feed: str, epoch: str, entry: Entry) -> Outcome:

@@ -35,8 +35,7 @@ def _claims(runtime: Runtime, request: Request) -> Claims:
     return runtime.verifier.verify(request.headers.get("authorization"))
 
 
-def _item_response(runtime: Runtime, feed: str, data: bytes, item_id: str,
-                   status: int) -> Response:
+def _item_response(feed: str, data: bytes, item_id: str, status: int) -> Response:
     headers = {"Location": f"/api/v1/feeds/{feed}/items/{item_id}"}
     return Response(data, status, headers=headers, media_type=JSON)
 
@@ -54,7 +53,7 @@ async def publish(request: Request) -> Response:
     outcome = await runtime.newsroom.publish(claims, feed, body, key)
     if outcome.created:
         runtime.metrics.events.labels(feed.id, "item").inc()
-    return _item_response(runtime, feed.id, outcome.data, outcome.item.id,
+    return _item_response(feed.id, outcome.data, outcome.item.id,
                           201 if outcome.created else 200)
 
 
@@ -66,7 +65,7 @@ async def correct(request: Request) -> Response:
                          feed, runtime.settings.limits)
     outcome = await runtime.newsroom.correct(claims, feed, request.path_params["item_id"], patch)
     runtime.metrics.events.labels(feed.id, "update").inc()
-    return _item_response(runtime, feed.id, outcome.data, outcome.item.id, 200)
+    return _item_response(feed.id, outcome.data, outcome.item.id, 200)
 
 
 async def retract(request: Request) -> Response:
@@ -75,7 +74,7 @@ async def retract(request: Request) -> Response:
     claims = _claims(runtime, request)
     outcome = await runtime.newsroom.retract(claims, feed, request.path_params["item_id"])
     runtime.metrics.events.labels(feed.id, "retract").inc()
-    return _item_response(runtime, feed.id, outcome.data, outcome.item.id, 200)
+    return _item_response(feed.id, outcome.data, outcome.item.id, 200)
 
 
 async def get_item(request: Request) -> Response:
