@@ -23,6 +23,7 @@ DEFAULT_REGIONS = [
 ]
 FEED_ID = re.compile(r"^[a-z0-9-]{1,32}$")
 RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|s|m|h)\s*$")
+PUBLIC_URL = re.compile(r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
 _PERIODS = {"second": 1, "s": 1, "minute": 60, "m": 60, "hour": 3600, "h": 3600}
 
 
@@ -77,6 +78,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     publish_rate: str = "120/minute"
     redis_prefix: str = "ticker:"
     drain_seconds: float = 10.0
+    public_url: str | None = None  # the service's public base URL (oEmbed, /live links)
     feeds: list[FeedConfig] = msgspec.field(default_factory=default_feeds)
     limits: Limits = msgspec.field(default_factory=Limits)
 
@@ -112,6 +114,7 @@ _ENV = {
     "TICKER_PUBLISH_RATE": "publish_rate",
     "TICKER_REDIS_PREFIX": "redis_prefix",
     "TICKER_DRAIN_SECONDS": "drain_seconds",
+    "TICKER_PUBLIC_URL": "public_url",
 }
 
 
@@ -176,6 +179,9 @@ def _check(settings: Settings) -> None:
     if not (0 < settings.port < 65536):
         raise ConfigError(f"PORT: {settings.port} is not a TCP port")
     parse_rate(settings.publish_rate)
+    if settings.public_url is not None and not PUBLIC_URL.match(settings.public_url):
+        raise ConfigError(f"TICKER_PUBLIC_URL: {settings.public_url!r} is not an http(s) URL "
+                          "like https://news.example/ticker/")
     scheme = settings.broker_url.split("://", 1)[0]
     if scheme not in ("memory", "redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
         raise ConfigError(f"REDIS_URL: unsupported scheme {scheme!r} (use redis://, rediss:// "

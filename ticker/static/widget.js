@@ -34,9 +34,9 @@ a{color:var(--ticker-link,inherit);text-decoration:none}a:hover,a:focus-visible{
 [data-mode=list]{flex-direction:column}[data-mode=list] .head{padding:.4em .8em}[data-mode=list] .vp{overflow:visible}
 [data-mode=list] .pause{display:none}[data-mode=list] li{white-space:normal;border:0;padding:.5em .8em}
 [data-mode=list] .track{position:static;flex-direction:column;align-items:stretch;width:auto;transform:none!important}
-[data-mode=list] li+li{border-top:1px solid var(--_sep)}@media (prefers-reduced-motion:reduce){.track{transform:none!important}}`;
+[data-mode=list] li+li{border-top:1px solid var(--_sep)}.ready slot{display:none}@media (prefers-reduced-motion:reduce){.track{transform:none!important}}`;
 const HTML = `<div class="bar" part="bar" role="region"><div class="head" part="header"><span class="label" part="label">
-</span><span class="dot" part="status" role="img"></span></div><div class="vp" part="viewport"><ul class="track"
+</span><span class="dot" part="status" role="img"></span></div><div class="vp" part="viewport"><slot></slot><ul class="track"
 part="list" role="list"></ul></div><button class="pause" part="pause" type="button"></button><div class="sr"
 aria-live="polite"></div></div>`;
 const CONN = ["feed", "categories", "regions", "max-urgency", "transport", "server"];
@@ -216,6 +216,7 @@ function mount(host) {
     }
     trim();
     render();
+    bar.classList.add("ready"); // server-rendered children (a slot until now) give way
     emit("snapshot", { items: order.map((i) => items.get(i)), cursor });
   };
   const upsert = (it, fresh) => {

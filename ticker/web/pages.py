@@ -17,6 +17,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ticker.web.live_page import oembed_link
+from ticker.web.public_url import public_base
+
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 FEED_ID = re.compile(r"^[a-z0-9-]{1,32}$")
 ASSET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*\.(js|css|svg)$")
@@ -83,6 +86,10 @@ def serve(request: Request, name: str, headers: dict[str, str]) -> Response:
     asset = load_asset(name)
     if asset is None:
         return PlainTextResponse("Not Found", status_code=404)
+    return serve_asset(request, asset, headers)
+
+
+def serve_asset(request: Request, asset: Asset, headers: dict[str, str]) -> Response:
     all_headers = {"ETag": asset.etag, "X-Content-Type-Options": "nosniff", **headers}
     if _not_modified(request, asset.etag):
         return Response(status_code=304, headers=all_headers)
@@ -101,6 +108,10 @@ async def widget_js(request: Request) -> Response:
     return serve(request, "widget.js", _SCRIPT_HEADERS)
 
 
+async def embed_resize_js(request: Request) -> Response:
+    return serve(request, "embed-resize.js", _SCRIPT_HEADERS)
+
+
 async def static_asset(request: Request) -> Response:
     name = request.path_params["name"]
     if not ASSET_NAME.match(name):
@@ -117,9 +128,16 @@ def _page_headers(csp: str, referrer: str = "strict-origin-when-cross-origin") -
 
 
 async def embed_page(request: Request) -> Response:
-    if not FEED_ID.match(request.path_params["feed"]):
+    feed = request.path_params["feed"]
+    asset = load_asset("embed.html")
+    if not FEED_ID.match(feed) or asset is None:
         return PlainTextResponse("Not Found", status_code=404)
-    return serve(request, "embed.html", _page_headers(EMBED_CSP))
+    # oEmbed discovery: consumers (a CMS given this page's URL) find the provider here
+    base = public_base(request)
+    link = oembed_link(base, f"{base}embed/{feed}", "Breaking news").encode()
+    body = asset.body.replace(b"</head>", link + b"\n</head>", 1)
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return serve_asset(request, Asset(body, asset.media_type, etag), _page_headers(EMBED_CSP))
 
 
 async def reader_page(request: Request) -> Response:
@@ -134,6 +152,7 @@ def page_routes() -> list[BaseRoute]:
     """The routes for the widget script, its assets and the three pages."""
     return [
         Route("/widget.js", widget_js, methods=["GET"], name="widget_js"),
+        Route("/embed-resize.js", embed_resize_js, methods=["GET"], name="embed_resize_js"),
         Route("/static/{name:str}", static_asset, methods=["GET"], name="static_asset"),
         Route("/embed/{feed:str}", embed_page, methods=["GET"], name="embed_page"),
         Route("/desk", desk_page, methods=["GET"], name="desk_page"),

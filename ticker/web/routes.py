@@ -6,6 +6,8 @@ from starlette.routing import BaseRoute, Route
 
 from ticker.transports import sse
 from ticker.web import api, ops
+from ticker.web.live import live_page
+from ticker.web.oembed import oembed
 from ticker.web.openapi import openapi_json
 from ticker.web.pages import page_routes
 from ticker.web.syndication import atom_feed, json_feed
@@ -25,6 +27,8 @@ def build_routes() -> list[BaseRoute]:
         Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
         Route("/feeds/{feed}.atom", atom_feed, methods=["GET"]),
         Route("/feeds/{feed}.json", json_feed, methods=["GET"]),
+        Route("/live/{feed}", live_page, methods=["GET"]),
+        Route("/oembed", oembed, methods=["GET"]),
         Route("/healthz", ops.healthz, methods=["GET"]),
         Route("/readyz", ops.readyz, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
