@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 
+from tests.frame_schemas import check_server_frame
+
 
 @dataclass
 class SseEvent:
@@ -31,7 +33,9 @@ class SseReader:
         async for line in self._lines:
             if line == "":
                 if data:
-                    return SseEvent(event, json.loads(data), ident)
+                    parsed = json.loads(data)
+                    check_server_frame({"type": event, **parsed}, "sse")
+                    return SseEvent(event, parsed, ident)
                 event, data, ident = "message", "", None
             elif line.startswith(":") or line.startswith("retry:"):
                 continue

@@ -6,6 +6,7 @@ from starlette.routing import BaseRoute, Route
 
 from ticker.transports import sse
 from ticker.web import api, ops
+from ticker.web.asyncapi import asyncapi_json
 from ticker.web.live import live_page
 from ticker.web.oembed import oembed
 from ticker.web.openapi import openapi_json
@@ -25,6 +26,7 @@ def build_routes() -> list[BaseRoute]:
         Route(f"{FEED}/items/{{item_id}}", api.retract, methods=["DELETE"]),
         Route(f"{FEED}/events", sse.events, methods=["GET"]),
         Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
+        Route("/api/v1/asyncapi.json", asyncapi_json, methods=["GET"]),
         Route("/feeds/{feed}.atom", atom_feed, methods=["GET"]),
         Route("/feeds/{feed}.json", json_feed, methods=["GET"]),
         Route("/live/{feed}", live_page, methods=["GET"]),
