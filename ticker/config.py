@@ -21,8 +21,8 @@ DEFAULT_CATEGORIES = [
 DEFAULT_REGIONS = [
     "africa", "asia", "asia-pacific", "europe", "latin-america", "mena", "palestine", "us-canada",
 ]
-FEED_ID = re.compile(r"^[a-z0-9-]{1,32}$")
-RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|s|m|h)\s*$")
+FEED_ID = re.compile(r"[a-z0-9-]{1,32}")  # used with fullmatch, like every pattern here
+RATE = re.compile(r"\s*([0-9]+)\s*/\s*(second|minute|hour|s|m|h)\s*")
 _PERIODS = {"second": 1, "s": 1, "minute": 60, "m": 60, "hour": 3600, "h": 3600}
 
 
@@ -96,7 +96,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
 
 def parse_rate(text: str) -> tuple[int, float]:
-    match = RATE.match(text)
+    match = RATE.fullmatch(text)
     if not match or int(match.group(1)) < 1:
         raise ConfigError(f"TICKER_PUBLISH_RATE: {text!r} is not like '120/minute'")
     return int(match.group(1)), float(_PERIODS[match.group(2)])
@@ -166,7 +166,7 @@ def _check(settings: Settings) -> None:
         raise ConfigError("feeds: at least one feed must be configured")
     seen: set[str] = set()
     for feed in settings.feeds:
-        if not FEED_ID.match(feed.id):
+        if not FEED_ID.fullmatch(feed.id):
             raise ConfigError(f"feeds: {feed.id!r} is not [a-z0-9-]{{1,32}}")
         if feed.id in seen:
             raise ConfigError(f"feeds: {feed.id!r} is configured twice")

@@ -38,8 +38,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, ClassVar, Literal, cast
@@ -50,7 +49,6 @@ from redis.asyncio.client import PubSub
 from redis.backoff import EqualJitterBackoff
 
 from ticker.brokers.base import (
-    BrokerUnavailableError,
     Change,
     Entry,
     Head,
@@ -62,7 +60,9 @@ from ticker.brokers.base import (
     PublishStatus,
 )
 from ticker.brokers.redis_keys import check_prefix, feed_keys
+from ticker.brokers.redis_url import UNAVAILABLE as _UNAVAILABLE
 from ticker.brokers.redis_url import command_client, no_retry
+from ticker.brokers.redis_url import unavailable as _unavailable
 
 logger = logging.getLogger(__name__)
 DRAIN_BATCH = 256  # pub/sub messages handled per wake-up at most, so HTTP is never starved
@@ -118,17 +118,6 @@ end
 return {epoch, seq, items, entries}
 """
 
-# Failures that mean "Redis cannot do this right now"; the publish script wrote nothing then.
-_UNAVAILABLE: tuple[type[BaseException], ...] = (
-    rex.ConnectionError,  # includes BusyLoadingError and AuthenticationError
-    rex.TimeoutError,
-    rex.ReadOnlyError,  # a replica after failover
-    rex.OutOfMemoryError,  # maxmemory reached under noeviction: refused before any write
-    rex.TryAgainError,
-    rex.ClusterDownError,
-    OSError,  # includes the builtin TimeoutError
-)
-
 _STATUSES = frozenset({"published", "duplicate", "mismatch", "conflict", "not_found", "canceled"})
 
 ListenerState = Literal["idle", "connecting", "connected", "reconnecting", "closed"]
@@ -137,14 +126,6 @@ ListenerState = Literal["idle", "connecting", "connected", "reconnecting", "clos
 _CONFIRMED = frozenset({"subscribe", "ssubscribe"})
 _MESSAGE = frozenset({"message", "smessage"})
 _DROPPED = frozenset({"unsubscribe", "sunsubscribe"})  # never asked for: the server dropped us
-
-
-@contextmanager
-def _unavailable(operation: str) -> Iterator[None]:
-    try:
-        yield
-    except _UNAVAILABLE as exc:
-        raise BrokerUnavailableError(f"Redis unreachable during {operation}: {exc!r}") from exc
 
 
 def _entries(raw: list[Any]) -> list[Entry]:

@@ -24,12 +24,16 @@ from ticker import __version__, codec
 from ticker.config import Settings
 from ticker.model import (
     Event,
+    EventsSince,
     FeedInfo,
+    Health,
     Item,
     ItemEvent,
+    LatestItems,
     PatchBody,
     Problem,
     PublishBody,
+    Ready,
     RetractEvent,
     Snapshot,
     Subscribed,
@@ -43,42 +47,6 @@ OPENAPI_VERSION = "3.1.0"
 JSON = "application/json"
 PROBLEM = "application/problem+json"
 REF = "#/components/schemas/{name}"
-
-
-# --- response bodies that the handlers write as bytes ---------------------------------------
-# ``ticker.web.api`` and ``ticker.web.ops`` build these few envelopes directly (the item and event
-# JSON inside them is passed through from the broker untouched); these Structs are their schema.
-
-
-class LatestItems(msgspec.Struct, frozen=True, kw_only=True):
-    """``GET /api/v1/feeds/{feed}/items`` without ``since``: the latest items, newest last;
-    live events continue after ``cursor``."""
-
-    feed: str
-    cursor: str
-    items: list[Item]
-
-
-class EventsSince(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """``GET /api/v1/feeds/{feed}/items?since=C``. ``recovered: true``: ``events`` are every event
-    after ``since``, oldest first, and ``cursor`` is the last of them. ``recovered: false``:
-    ``since`` is no longer retained; ``events`` is empty and ``items`` holds the latest items
-    (newest last) to replace what the client shows, with ``cursor`` where to continue."""
-
-    feed: str
-    recovered: bool
-    cursor: str
-    events: list[Event]
-    items: list[Item] = []
-
-
-class Health(msgspec.Struct, frozen=True, kw_only=True):
-    status: str
-
-
-class Ready(msgspec.Struct, frozen=True, kw_only=True):
-    status: str
-    broker: str
 
 
 SCHEMA_TYPES: list[Any] = [

@@ -32,9 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ticker import codec
-from ticker.brokers.base import BrokerUnavailableError
 from ticker.config import FeedConfig
-from ticker.errors import BrokerUnavailable
 from ticker.model import Event, Item, RetractEvent
 from ticker.runtime import Runtime
 
@@ -51,7 +49,7 @@ SYNDICATED_ITEMS = 50
 TAG_DATE = "2026"
 EMPTY_FEED_UPDATED = "1970-01-01T00:00:00Z"
 
-_DNS_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+_DNS_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 # Everything outside XML 1.0's Char production (§2.2).
 _NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -134,17 +132,14 @@ async def _view(request: Request) -> FeedView:
     runtime: Runtime = request.app.state.runtime
     feed = runtime.feed(request.path_params["feed"])
     count = min(SYNDICATED_ITEMS, runtime.settings.limits.latest_max)
-    try:
-        # One consistent read: the latest items and the last event agree with each other.
-        head = await runtime.broker.head(feed.id, count, 1)
-        items = [codec.item_decoder.decode(data) for data in reversed(head.items)]
-        updated = max((item.updated_at for item in items), default=None)
-        if head.tail:
-            last = await _event_time(runtime, feed.id, head.tail[-1].data)
-            if last is not None and (updated is None or last > updated):
-                updated = last
-    except BrokerUnavailableError as exc:
-        raise BrokerUnavailable(str(exc)) from None
+    # One consistent read: the latest items and the last event agree with each other.
+    head = await runtime.broker.head(feed.id, count, 1)
+    items = [codec.item_decoder.decode(data) for data in reversed(head.items)]
+    updated = max((item.updated_at for item in items), default=None)
+    if head.tail:
+        last = await _event_time(runtime, feed.id, head.tail[-1].data)
+        if last is not None and (updated is None or last > updated):
+            updated = last
     return FeedView(feed, items, updated)
 
 
@@ -176,7 +171,7 @@ def _xml_text(text: str) -> str:
 def _tag_uri(base: str, specific: str) -> str:
     """A stable id (RFC 4151 tag URI) under the host the service is reached at."""
     host = (urlsplit(base).hostname or "").lower()
-    if not _DNS_NAME.match(host):  # not usable as a tag authority (e.g. an IPv6 literal)
+    if not _DNS_NAME.fullmatch(host):  # not usable as a tag authority (e.g. an IPv6 literal)
         return uuid.uuid5(uuid.NAMESPACE_URL, f"{base}#{specific}").urn
     return f"tag:{host},{TAG_DATE}:ticker/{specific}"
 
