@@ -11,6 +11,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from typing import Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -73,6 +74,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     broker_url: str = "memory://"
     secret: str | None = None
     allowed_origins: list[str] | None = None
+    public_url: str | None = None  # e.g. https://ticker.example.com: links in feeds and OpenAPI
     history: int = 1000
     publish_rate: str = "120/minute"
     redis_prefix: str = "ticker:"
@@ -108,6 +110,7 @@ _ENV = {
     "REDIS_URL": "broker_url",
     "TICKER_SECRET": "secret",
     "TICKER_ALLOWED_ORIGINS": "allowed_origins",
+    "TICKER_PUBLIC_URL": "public_url",
     "TICKER_HISTORY": "history",
     "TICKER_PUBLISH_RATE": "publish_rate",
     "TICKER_REDIS_PREFIX": "redis_prefix",
@@ -176,7 +179,20 @@ def _check(settings: Settings) -> None:
     if not (0 < settings.port < 65536):
         raise ConfigError(f"PORT: {settings.port} is not a TCP port")
     parse_rate(settings.publish_rate)
+    if settings.public_url is not None:
+        _check_public_url(settings.public_url)
     scheme = settings.broker_url.split("://", 1)[0]
     if scheme not in ("memory", "redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
         raise ConfigError(f"REDIS_URL: unsupported scheme {scheme!r} (use redis://, rediss:// "
                           "or, for Redis Cluster, redis+cluster://)")
+
+
+def _check_public_url(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+            or parts.query or parts.fragment or any(c.isspace() for c in url)):
+        raise ConfigError(f"TICKER_PUBLIC_URL: {url!r} is not an absolute http:// or https:// "
+                          "URL without query or fragment (e.g. https://ticker.example.com)")

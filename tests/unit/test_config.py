@@ -35,3 +35,19 @@ def test_environment_and_toml(tmp_path: Path) -> None:
 def test_bad_settings_say_which_and_why(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError, match=next(iter(env))):
         load_settings(env)
+
+
+@pytest.mark.parametrize("url", ["ticker.example.com", "ftp://ticker.example.com",
+                                 "https://ticker.example.com/?a=1", "https://", "https://a b"])
+def test_a_public_url_must_be_an_absolute_http_url(url: str) -> None:
+    with pytest.raises(ConfigError, match="TICKER_PUBLIC_URL"):
+        load_settings({"TICKER_PUBLIC_URL": url})
+    good = load_settings({"TICKER_PUBLIC_URL": "https://ticker.example.com/news"})
+    assert good.public_url == "https://ticker.example.com/news"
+
+
+def test_a_feed_id_with_a_final_newline_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "t.toml"
+    config.write_text('[[feeds]]\nid = "en\\n"\ntitle = "Flash"\nlang = "en"\n')
+    with pytest.raises(ConfigError, match="feeds"):
+        load_settings({"TICKER_CONFIG": str(config)})

@@ -9,7 +9,8 @@ in ``ticker.web.routes`` is described and runs schemathesis against a live serve
 stays true.
 
 The document describes the running deployment: the ``feed`` path parameter lists the configured
-feeds, limits come from the settings, and ``servers`` is the base URL the request came in on.
+feeds, limits come from the settings, and ``servers`` is ``TICKER_PUBLIC_URL``, or else the base
+URL the request came in on (then the response is ``private``: see ``ticker.web.base_url``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from ticker.model import (
     Subscribed,
     UpdateEvent,
 )
+from ticker.web.base_url import base_url
 from ticker.web.syndication import JsonFeed
 
 Schema = dict[str, Any]
@@ -178,7 +180,10 @@ def _syndication(kind: str, name: str, media: str, schema: Schema,
             "description": "The time of the feed's latest change (correction and retraction "
                            "included). Sent once the second of that change is over.",
             "schema": {"type": "string"}},
-        "Cache-Control": {"description": "`public, max-age=15`", "schema": {"type": "string"}},
+        "Cache-Control": {"description": "`public, max-age=15` with `TICKER_PUBLIC_URL` set; "
+                                         "`private, max-age=15` otherwise (links then come "
+                                         "from the request's Host)",
+                          "schema": {"type": "string"}},
     }
     return {"get": {
         "operationId": f"{kind}Feed",
@@ -429,6 +434,7 @@ async def openapi_json(request: Request) -> Response:
     if document is None:
         document = build_document(state.runtime.settings)
         setattr(state, _DOCUMENT_KEY, document)
-    body = codec.encode({**document, "servers": [{"url": str(request.base_url).rstrip("/")}]})
-    return Response(body, media_type=JSON, headers={"Access-Control-Allow-Origin": "*",
-                                                   "Cache-Control": "no-cache"})
+    base = base_url(request)
+    body = codec.encode({**document, "servers": [{"url": base.url.rstrip("/")}]})
+    return Response(body, media_type=JSON, headers={
+        "Access-Control-Allow-Origin": "*", "Cache-Control": base.cache_control("no-cache")})

@@ -4,6 +4,8 @@ Both documents come from one consistent read of the feed (``Broker.head``): the 
 items, so retracted items drop out and corrected ones carry their new ``updated_at``. Every
 request is answered with a strong ``ETag`` (a hash of the body) and, once it is safe, a
 ``Last-Modified``; ``If-None-Match`` and ``If-Modified-Since`` are answered with ``304``.
+Links and ids use ``TICKER_PUBLIC_URL`` when it is set; otherwise they come from the request's
+``Host`` and the document is ``private`` to the client that asked (``ticker.web.base_url``).
 
 ``Last-Modified`` is the time of the feed's latest change of any kind, including a retraction
 (which removes an item and so makes no remaining item newer). HTTP dates have one-second
@@ -35,6 +37,7 @@ from ticker import codec
 from ticker.config import FeedConfig
 from ticker.model import Event, Item, RetractEvent
 from ticker.runtime import Runtime
+from ticker.web.base_url import base_url
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -156,7 +159,7 @@ async def _event_time(runtime: Runtime, feed: str, data: bytes) -> str | None:
 
 
 def _links(request: Request, feed: FeedConfig) -> Links:
-    base = str(request.base_url)
+    base = base_url(request).url
     return Links(base=base, atom=f"{base}feeds/{feed.id}.atom",
                  json=f"{base}feeds/{feed.id}.json", home=f"{base}embed/{feed.id}")
 
@@ -301,7 +304,8 @@ def _conditional(request: Request, body: bytes, media_type: str,
     last_modified = _last_modified(updated, time.time())
     headers = {
         "ETag": etag,
-        "Cache-Control": CACHE_CONTROL,
+        # Shared caches may keep the document only when its links come from the configuration.
+        "Cache-Control": base_url(request).cache_control(CACHE_CONTROL),
         # Feeds are public documents for any page or reader, like the widget script; the CORS
         # middleware exposes ETag (Last-Modified is CORS-safelisted).
         "Access-Control-Allow-Origin": "*",
