@@ -66,6 +66,9 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     header_max_bytes: int = 16 * 1024
     header_max_count: int = 100
     ping_idle_seconds: float = 25.0
+    # Items readable by id: kept while their last event is among this many latest events of
+    # their feed (never fewer than ``history``) or they are among the latest; 0 keeps all.
+    item_retention: int = 10_000
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -92,6 +95,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 return feed
         return None
 
+    @property
+    def item_retention(self) -> int:
+        """Events an item outlives in the items store (0: forever); at least ``history``, so
+        every event in the log names an item that can still be read."""
+        kept = self.limits.item_retention
+        return 0 if kept == 0 else max(kept, self.history)
+
     def rate(self) -> tuple[int, float]:
         """The publish rate as (count, period in seconds)."""
         return parse_rate(self.publish_rate)
@@ -116,6 +126,7 @@ _ENV = {
     "TICKER_REDIS_PREFIX": "redis_prefix",
     "TICKER_DRAIN_SECONDS": "drain_seconds",
 }
+_LIMITS_ENV = {"TICKER_ITEM_RETENTION": "item_retention"}  # settings under ``limits``
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -141,6 +152,11 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
             raw[key] = _float(name, value)
         else:
             raw[key] = value
+    for name, key in _LIMITS_ENV.items():
+        value = env.get(name)
+        if value:
+            limits = raw.get("limits")
+            raw["limits"] = {**(limits if isinstance(limits, dict) else {}), key: _int(name, value)}
     raw.update({k: v for k, v in overrides.items() if v is not None})
     try:
         settings = msgspec.convert(raw, Settings)
@@ -176,6 +192,9 @@ def _check(settings: Settings) -> None:
         seen.add(feed.id)
     if settings.history < 1:
         raise ConfigError("TICKER_HISTORY: must be at least 1")
+    if settings.limits.item_retention < 0:
+        raise ConfigError("TICKER_ITEM_RETENTION (limits.item_retention): must be 0 (keep every "
+                          "item) or a number of events")
     if not (0 < settings.port < 65536):
         raise ConfigError(f"PORT: {settings.port} is not a TCP port")
     parse_rate(settings.publish_rate)

@@ -173,3 +173,21 @@ def test_a_read_only_replica_after_failover_is_503(tmp_path: Path, broker: str) 
                                json={"text": "after"}).status_code == 201
     finally:
         redis_server.stop()
+
+
+@pytest.mark.parametrize("broker", ["memory", "redis"])
+def test_a_retry_whose_item_is_no_longer_kept_is_409(broker: str, tmp_path: Path) -> None:
+    config = tmp_path / "ticker.toml"
+    config.write_text("history = 1\n[limits]\nlatest_max = 1\nitem_retention = 1\n")
+    with running(broker, TICKER_CONFIG=str(config)) as server, \
+            httpx.Client(base_url=server.url, timeout=10,
+                         headers={"Authorization": f"Bearer {token()}"}) as client:
+        key = {"Idempotency-Key": "early"}
+        first = client.post("/api/v1/feeds/en/items", json={"text": "early"}, headers=key)
+        assert first.status_code == 201
+        for n in range(2):
+            assert client.post("/api/v1/feeds/en/items", json={"text": f"n{n}"}).status_code == 201
+        problem(client.get(f"/api/v1/feeds/en/items/{first.json()['id']}"), 404)
+        problem(client.post("/api/v1/feeds/en/items", json={"text": "early"}, headers=key), 409)
+        events = client.get("/api/v1/feeds/en/items").json()
+        assert [i["text"] for i in events["items"]] == ["n1"]  # nothing new was published

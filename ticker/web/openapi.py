@@ -74,13 +74,15 @@ PROBLEM_STATUSES: dict[int, tuple[str, str]] = {
     403: ("Forbidden", "The token may not write to this feed, or (a correspondent) may not "
                        "change another author's item."),
     404: ("NotFound", "No such feed, or no such item in it."),
-    409: ("Conflict", "The item was retracted and can no longer be changed."),
+    409: ("Conflict", "The item was retracted and can no longer be changed; or (publishing) the "
+                      "item an `Idempotency-Key` published is no longer kept "
+                      "(`limits.item_retention`)."),
     413: ("BodyTooLarge", "The request body is larger than the configured limit."),
     415: ("UnsupportedMediaType", "The body is not sent as `application/json`."),
     422: ("InvalidInput", "One or more fields break a rule; `errors` lists every one by path "
                           "(`$.field`, `$.regions[2]`, `query.limit`, `header.Idempotency-Key`)."),
-    429: ("RateLimited", "This token published too many items; retry after `Retry-After` "
-                        "seconds."),
+    429: ("RateLimited", "This token published, corrected or retracted too often; retry after "
+                        "`Retry-After` seconds."),
     503: ("BrokerUnavailable", "The message broker is unreachable; nothing was changed. Retry "
                                "after `Retry-After` seconds."),
 }
@@ -255,7 +257,7 @@ def build_document(settings: Settings) -> Schema:
                     "201": _item_ok("Published.", linked=True),
                     "200": _item_ok("A repeated `Idempotency-Key`: the item it published; "
                                     "nothing new was published.", linked=True),
-                    **_problems(400, 401, 403, 404, 413, 415, 422, 429, 503),
+                    **_problems(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
                 },
             },
             "get": {
@@ -297,7 +299,7 @@ def build_document(settings: Settings) -> Schema:
                 "requestBody": {"required": True, "content": {JSON: {
                     "schema": _ref(PatchBody), "examples": PATCH_EXAMPLES}}},
                 "responses": {"200": _item_ok("The new version."),
-                              **_problems(400, 401, 403, 404, 409, 413, 415, 422, 503)},
+                              **_problems(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)},
             },
             "delete": {
                 "operationId": "retractItem", "tags": ["items"],
@@ -306,7 +308,7 @@ def build_document(settings: Settings) -> Schema:
                                "`status: canceled`; subscribers get a `retract` event.",
                 "security": AUTH,
                 "responses": {"200": _item_ok("The canceled item."),
-                              **_problems(401, 403, 404, 409, 503)},
+                              **_problems(401, 403, 404, 409, 429, 503)},
             },
         },
         "/api/v1/feeds/{feed}/events": {"get": {
