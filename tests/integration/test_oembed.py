@@ -73,10 +73,10 @@ def test_xml_is_not_implemented(client: httpx.Client, server: Server) -> None:
 def test_bad_parameters_name_the_field(client: httpx.Client, server: Server) -> None:
     missing = client.get("/oembed")
     assert missing.status_code == 422
-    assert missing.json()["errors"][0]["path"] == "$.url"
+    assert missing.json()["errors"][0]["path"] == "query.url"
     bad = ask(client, f"{server.url}/live/en", maxwidth="wide")
     assert bad.status_code == 422
-    assert bad.json()["errors"][0]["path"] == "$.maxwidth"
+    assert bad.json()["errors"][0]["path"] == "query.maxwidth"
 
 
 def test_the_embed_page_carries_oembed_discovery(client: httpx.Client, server: Server) -> None:

@@ -28,7 +28,7 @@ from ticker.model import (
     Subscribed,
     Unsubscribed,
 )
-from ticker.web.public_url import public_base
+from ticker.web.base_url import base_url
 
 REF = "#/components/schemas/{name}"
 SSE_EVENTS = "/api/v1/feeds/{feed}/events"
@@ -165,6 +165,7 @@ def document(base: str) -> dict[str, Any]:
 
 
 async def asyncapi_json(request: Request) -> Response:
-    return Response(codec.encode(document(public_base(request))), media_type="application/json",
-                    headers={"Cache-Control": "public, max-age=300",
+    base = base_url(request)
+    return Response(codec.encode(document(base.url)), media_type="application/json",
+                    headers={"Cache-Control": base.cache_control("public, max-age=300"),
                              "Access-Control-Allow-Origin": "*"})

@@ -21,13 +21,11 @@ from starlette.responses import HTMLResponse, Response
 
 from ticker.brokers.base import BrokerUnavailableError
 from ticker.config import FeedConfig
-from ticker.errors import BrokerUnavailable
 from ticker.hub.filters import Matcher
 from ticker.model import Item
 from ticker.runtime import Runtime
+from ticker.web.base_url import base_url
 from ticker.web.live_page import LiveView, render
-from ticker.web.pages import FEED_ID
-from ticker.web.public_url import public_base
 from ticker.web.syndication import _event_time, _last_modified, _not_modified
 
 CACHE_CONTROL = "no-cache"  # always revalidate: the page is live, and revalidation is cheap
@@ -70,7 +68,7 @@ class LivePages:
     async def page(self, runtime: Runtime, feed: FeedConfig, base: str) -> Rendered:
         state = runtime.hub.feeds.get(feed.id)
         if state is None or feed.id not in runtime.relay.loaded:
-            raise BrokerUnavailable("the feed's state is not loaded yet")
+            raise BrokerUnavailableError("the feed's state is not loaded yet")  # a 503
         key = (feed.id, base)
         cached = self._pages.get(key)
         if cached is not None and cached.cursor == state.cursor:
@@ -114,11 +112,12 @@ def _pages(request: Request) -> LivePages:
 async def live_page(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     name = request.path_params["feed"]
-    feed = runtime.settings.feed(name) if FEED_ID.match(name) else None
+    feed = runtime.settings.feed(name)
     if feed is None:
         return HTMLResponse(NOT_FOUND, status_code=404)
-    rendered = await _pages(request).page(runtime, feed, public_base(request))
-    headers = {"ETag": rendered.etag, "Cache-Control": CACHE_CONTROL,
+    base = base_url(request)
+    rendered = await _pages(request).page(runtime, feed, base.url)
+    headers = {"ETag": rendered.etag, "Cache-Control": base.cache_control(CACHE_CONTROL),
                "Content-Security-Policy": CSP,
                "Referrer-Policy": "strict-origin-when-cross-origin"}
     last_modified = _last_modified(rendered.updated, time.time())

@@ -20,7 +20,7 @@ from ticker.config import FeedConfig
 from ticker.errors import InvalidInput, NotFound, TickerError
 from ticker.model import FieldError
 from ticker.runtime import Runtime
-from ticker.web.public_url import public_base
+from ticker.web.base_url import base_url
 
 MEDIA_TYPE = "application/json"
 CACHE_AGE = 3600
@@ -54,14 +54,14 @@ def _dimension(request: Request, name: str) -> int | None:
     if raw is None or raw == "":
         return None
     if not raw.isdigit() or int(raw) < 1:
-        raise InvalidInput([FieldError(path=f"$.{name}", message="must be a positive integer")])
+        raise InvalidInput([FieldError(path=f"query.{name}", message="must be a positive integer")])
     return int(raw)
 
 
 def _bases(request: Request) -> list[str]:
     """The origins (and root paths) this service's pages live under."""
     own = str(request.base_url)
-    public = public_base(request)
+    public = base_url(request).url
     return [public] if public == own else [public, own]
 
 
@@ -93,7 +93,7 @@ async def oembed(request: Request) -> Response:
         raise NotImplementedFormat(f"format={fmt!r}: only json is implemented")
     url = request.query_params.get("url")
     if not url:
-        raise InvalidInput([FieldError(path="$.url", message="required: the URL to embed")])
+        raise InvalidInput([FieldError(path="query.url", message="required: the URL to embed")])
     max_width, max_height = _dimension(request, "maxwidth"), _dimension(request, "maxheight")
     base, feed, kind = resolve(url, _bases(request), runtime)
     params = [(k, v) for k, v in parse_qsl(urlsplit(url).query) if k in EMBED_PARAMS]
@@ -104,12 +104,12 @@ async def oembed(request: Request) -> Response:
     height = HEIGHTS["list" if mode == "list" else "scroll"]
     if max_height:
         height = min(height, max_height)
-    src = public_base(request) + f"embed/{feed.id}" + (f"?{urlencode(params)}" if params else "")
+    src = base_url(request).url + f"embed/{feed.id}" + (f"?{urlencode(params)}" if params else "")
     answer = OEmbed(
         version="1.0", type="rich", title=feed.title, provider_name="ticker",
         provider_url=base, cache_age=CACHE_AGE, html=_iframe(src, feed.title, width, height),
         width=width, height=height)
     return Response(codec.encode(answer), media_type=MEDIA_TYPE, headers={
-        "Cache-Control": f"public, max-age={CACHE_AGE}",
+        "Cache-Control": base_url(request).cache_control(f"public, max-age={CACHE_AGE}"),
         "Access-Control-Allow-Origin": "*",
     })

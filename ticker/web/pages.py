@@ -17,12 +17,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ticker.web.base_url import base_url
 from ticker.web.live_page import oembed_link
-from ticker.web.public_url import public_base
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-FEED_ID = re.compile(r"^[a-z0-9-]{1,32}$")
-ASSET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*\.(js|css|svg)$")
+ASSET_NAME = re.compile(r"[a-z0-9][a-z0-9-]*\.(js|css|svg)")  # used with fullmatch
 
 MEDIA_TYPES = {
     ".js": "text/javascript; charset=utf-8",
@@ -114,7 +113,7 @@ async def embed_resize_js(request: Request) -> Response:
 
 async def static_asset(request: Request) -> Response:
     name = request.path_params["name"]
-    if not ASSET_NAME.match(name):
+    if not ASSET_NAME.fullmatch(name):
         return PlainTextResponse("Not Found", status_code=404)
     return serve(request, name, _SCRIPT_HEADERS)
 
@@ -128,16 +127,19 @@ def _page_headers(csp: str, referrer: str = "strict-origin-when-cross-origin") -
 
 
 async def embed_page(request: Request) -> Response:
+    """The embed page of a configured feed; any other feed is a ``404`` like on every surface."""
     feed = request.path_params["feed"]
+    runtime = getattr(request.app.state, "runtime", None)
     asset = load_asset("embed.html")
-    if not FEED_ID.match(feed) or asset is None:
+    if runtime is None or runtime.settings.feed(feed) is None or asset is None:
         return PlainTextResponse("Not Found", status_code=404)
     # oEmbed discovery: consumers (a CMS given this page's URL) find the provider here
-    base = public_base(request)
-    link = oembed_link(base, f"{base}embed/{feed}", "Breaking news").encode()
+    base = base_url(request)
+    link = oembed_link(base.url, f"{base.url}embed/{feed}", "Breaking news").encode()
     body = asset.body.replace(b"</head>", link + b"\n</head>", 1)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    return serve_asset(request, Asset(body, asset.media_type, etag), _page_headers(EMBED_CSP))
+    headers = {**_page_headers(EMBED_CSP), "Cache-Control": base.cache_control(PAGE_CACHE)}
+    return serve_asset(request, Asset(body, asset.media_type, etag), headers)
 
 
 async def reader_page(request: Request) -> Response:
