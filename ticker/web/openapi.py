@@ -392,6 +392,10 @@ def build_document(settings: Settings) -> Schema:
                                ("text/html",), [{
                                    "name": "feed", "in": "path", "required": True,
                                    "schema": {"type": "string"}}], not_found=True),
+        "/client.js": _page("clientScript", "The JavaScript client module (ES module)",
+                            ("text/javascript",)),
+        "/client.d.ts": _page("clientTypes", "TypeScript declarations of /client.js",
+                              ("application/typescript",)),
         "/embed-resize.js": _page("embedResizeScript", "Optional host-page script: ticker "
                                   "iframes take the height their content reports",
                                   ("text/javascript",)),

@@ -27,6 +27,7 @@ MEDIA_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
+    ".ts": "application/typescript; charset=utf-8",
     ".html": "text/html; charset=utf-8",
 }
 
@@ -107,6 +108,15 @@ async def widget_js(request: Request) -> Response:
     return serve(request, "widget.js", _SCRIPT_HEADERS)
 
 
+async def client_js(request: Request) -> Response:
+    # Deno, esm.sh and editors find the types of an ES module by this header
+    return serve(request, "client.js", {**_SCRIPT_HEADERS, "X-TypeScript-Types": "./client.d.ts"})
+
+
+async def client_types(request: Request) -> Response:
+    return serve(request, "client.d.ts", _SCRIPT_HEADERS)
+
+
 async def embed_resize_js(request: Request) -> Response:
     return serve(request, "embed-resize.js", _SCRIPT_HEADERS)
 
@@ -154,6 +164,8 @@ def page_routes() -> list[BaseRoute]:
     """The routes for the widget script, its assets and the three pages."""
     return [
         Route("/widget.js", widget_js, methods=["GET"], name="widget_js"),
+        Route("/client.js", client_js, methods=["GET"], name="client_js"),
+        Route("/client.d.ts", client_types, methods=["GET"], name="client_types"),
         Route("/embed-resize.js", embed_resize_js, methods=["GET"], name="embed_resize_js"),
         Route("/static/{name:str}", static_asset, methods=["GET"], name="static_asset"),
         Route("/embed/{feed:str}", embed_page, methods=["GET"], name="embed_page"),
