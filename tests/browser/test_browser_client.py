@@ -1,0 +1,102 @@
+"""``/client.js`` in Chromium: pages of one origin share one WebSocket per ticker server.
+
+The connections are counted at the server (``ticker_connections_open`` in ``/metrics``). Each
+page here imports the module itself and records every frame it hands over, so "exactly once"
+is checked on what an application would see.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page
+
+from tests.browser.ticker_browser import TickerServer, unique
+
+pytestmark = pytest.mark.browser
+WAIT = 20.0  # upper bound on any wait here; never an expected duration
+OPEN = """async (feed) => {
+  const { connect } = await import('/client.js');
+  window.ticker = connect();
+  window.got = [];
+  window.ticker.subscribe(feed, {}, (f) => window.got.push(f));
+}"""
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    ctx = browser.new_context()
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def sockets(server: TickerServer) -> int:
+    text = server.http.get("/metrics").text
+    match = re.search(r'^ticker_connections_open\{transport="ws"\} ([0-9.]+)$', text, re.M)
+    assert match, text
+    return int(float(match.group(1)))
+
+
+def wait_for(what: str, done: Any) -> None:
+    deadline = time.monotonic() + WAIT
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def frames(page: Page, kind: str) -> list[dict[str, Any]]:
+    got: list[dict[str, Any]] = page.evaluate(f"() => window.got.filter(f => f.type === '{kind}')")
+    return got
+
+
+def item_ids(page: Page) -> list[str]:
+    return [f["item"]["id"] for f in frames(page, "item")]
+
+
+def open_tab(context: BrowserContext, server: TickerServer, feed: str = "en") -> Page:
+    page = context.new_page()
+    page.goto(f"{server.base}/healthz")  # any page of the origin; nothing else on it connects
+    page.evaluate(OPEN, feed)
+    wait_for("a snapshot", lambda: frames(page, "snapshot"))
+    return page
+
+
+def test_three_tabs_share_one_socket_and_hand_over(context: BrowserContext,
+                                                   server: TickerServer) -> None:
+    before = sockets(server)
+    tabs = [open_tab(context, server) for _ in range(3)]
+    wait_for("one socket", lambda: sockets(server) == before + 1)
+    first = server.publish("en", unique("Polls open"))
+    for tab in tabs:
+        wait_for("the item in every tab", lambda tab=tab: first["id"] in item_ids(tab))
+    leaders = [tab for tab in tabs if tab.evaluate("() => window.ticker.leader")]
+    assert len(leaders) == 1
+    leaders[0].close(run_before_unload=True)
+    rest = [tab for tab in tabs if tab is not leaders[0]]
+    second = server.publish("en", unique("Polls close"))  # maybe before a new leader is up
+    for tab in rest:
+        wait_for("the item after the handover", lambda tab=tab: second["id"] in item_ids(tab))
+    wait_for("one socket again", lambda: sockets(server) == before + 1)
+    third = server.publish("en", unique("Results"))
+    for tab in rest:
+        wait_for("the next item", lambda tab=tab: third["id"] in item_ids(tab))
+        ids = item_ids(tab)
+        assert [i for i in ids if i in (first["id"], second["id"], third["id"])] == [
+            first["id"], second["id"], third["id"]]  # each exactly once, in order
+    assert sum(tab.evaluate("() => window.ticker.leader") for tab in rest) == 1
+
+
+def test_a_late_tab_gets_its_own_snapshot(context: BrowserContext, server: TickerServer) -> None:
+    shown = server.publish("ar", unique("خبر"))
+    one = open_tab(context, server, "ar")
+    later = open_tab(context, server, "ar")
+    snap = frames(later, "snapshot")[-1]
+    assert shown["id"] in [i["id"] for i in snap["items"]]
+    assert len(frames(one, "snapshot")) == 1  # the first tab was not made to start over
