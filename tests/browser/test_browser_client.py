@@ -100,3 +100,50 @@ def test_a_late_tab_gets_its_own_snapshot(context: BrowserContext, server: Ticke
     snap = frames(later, "snapshot")[-1]
     assert shown["id"] in [i["id"] for i in snap["items"]]
     assert len(frames(one, "snapshot")) == 1  # the first tab was not made to start over
+
+
+RECORD = """() => {
+  window.seen = [];
+  document.getElementById('feed-en')
+    .addEventListener('ticker-item', (e) => window.seen.push(e.detail.item.id));
+}"""
+
+
+def open_reader(context: BrowserContext, server: TickerServer) -> Page:
+    page = context.new_page()
+    page.goto(f"{server.base}/")
+    page.locator("#feed-en breaking-ticker").wait_for()
+    wait_for("the widget live", lambda: page.evaluate(
+        "() => document.querySelector('#feed-en breaking-ticker').status") == "live")
+    page.evaluate(RECORD)
+    return page
+
+
+def seen(page: Page, item_id: str) -> int:
+    count: int = page.evaluate("(id) => window.seen.filter((i) => i === id).length", item_id)
+    return count
+
+
+def test_three_reader_pages_hold_one_socket(context: BrowserContext,
+                                           server: TickerServer) -> None:
+    before = sockets(server)
+    tabs = [open_reader(context, server) for _ in range(3)]
+    # every tab shows four live widgets (three feeds and the embed preview): one socket in all
+    wait_for("one socket", lambda: sockets(server) == before + 1)
+    first = server.publish("en", unique("Polls open"))
+    for tab in tabs:
+        card = tab.locator(f"#feed-en breaking-ticker li[data-id='{first['id']}']")
+        card.wait_for()
+        wait_for("the item once", lambda tab=tab: seen(tab, first["id"]) == 1)
+    (leader,) = [tab for tab in tabs if tab.evaluate(LEADER)]
+    leader.close(run_before_unload=True)
+    rest = [tab for tab in tabs if tab is not leader]
+    second = server.publish("en", unique("Polls close"))
+    for tab in rest:
+        tab.locator(f"#feed-en breaking-ticker li[data-id='{second['id']}']").wait_for()
+    wait_for("one socket again", lambda: sockets(server) == before + 1)
+    for tab in rest:
+        assert seen(tab, second["id"]) == 1 and seen(tab, first["id"]) == 1
+
+
+LEADER = """async () => (await import('/client.js')).connect().leader"""

@@ -1,7 +1,9 @@
-// <breaking-ticker>: a live breaking-news strip. Standalone ES module, no dependencies.
-// Speaks the public ticker v1 protocol (WebSocket /ws, SSE fallback) of the server it came from.
+// <breaking-ticker>: a live breaking-news strip. ES module; its one import is the ticker client
+// (client.js: the connection — WebSocket, SSE fallback, resume, one socket per browser — and the
+// protocol), so this file holds the feed's state on screen, the rendering and the motion.
+import { connect, matches } from "./client.js";
+
 const BASE = new URL("./", import.meta.url);
-const SILENCE = 60000, CAP = 30000;
 const RTL = /^(ar|he|fa|ur|ps|yi|dv|sd|ug|ckb)\b/i;
 const T = {
   en: ["BREAKING", "FLASH", "Pause", "Play", "Connecting", "Live", "Reconnecting", "Offline"],
@@ -82,8 +84,7 @@ function mount(host) {
   const calm = matchMedia("(prefers-reduced-motion: reduce)"), dark = matchMedia("(prefers-color-scheme: dark)");
   const items = new Map();
   let order = []; // ids, newest first
-  let cursor = null, ws = null, es = null, timer = 0, clock = 0, retry = 0, wsFails = 0, sse = false;
-  let heard = 0, pinged = false, status = "", info = null, up = false;
+  let sub = null, clock = 0, status = "", info = null, up = false;
   let x = 0, raf = 0, last = 0, hover = false, focus = false, held = false;
 
   const a = (name) => host.getAttribute(name) || "";
@@ -97,7 +98,7 @@ function mount(host) {
   const emit = (type, detail) =>
     host.dispatchEvent(new CustomEvent(`ticker-${type}`, { detail, bubbles: true, composed: true }));
 
-  // ---- connection ----
+  // ---- connection: a subscription on the page's shared connection (client.js) ----
   const filter = () => {
     const f = {};
     for (const k of ["categories", "regions"]) {
@@ -108,98 +109,33 @@ function mount(host) {
     if (u >= 1 && u <= 9) f.max_urgency = u;
     return f;
   };
-  const match = (it, f = filter()) => (!f.categories || f.categories.includes(it.category)) &&
-    (!f.regions || (it.regions || []).some((r) => f.regions.includes(r))) && !(it.urgency > f.max_urgency);
+  const match = (it, f = filter()) => matches(it, f);
   const setStatus = (s) => {
     if (s === status) return;
     status = s;
     paint();
     emit("status", { status: s });
   };
-  const close = () => {
-    clearTimeout(timer);
-    if (ws) { ws.onclose = ws.onmessage = null; ws.close(); }
-    es?.close();
-    ws = es = null;
-  };
-  const later = (fast) => {
-    close();
-    const n = retry++;
-    // backoff: exponential, jittered, capped; a restarting server (1012/1013) is retried soon
-    const d = fast ? 250 + Math.random() * 750 : Math.min(CAP, 500 * 2 ** n) * (0.5 + Math.random() / 2);
-    setStatus(navigator.onLine === false || n >= 5 ? "offline" : "reconnecting");
-    timer = setTimeout(open, d);
-  };
+  const close = () => { sub?.close(); sub = null; };
   const open = () => {
     close();
     if (!feed() || !up) return;
-    if (status !== "offline") setStatus(status ? "reconnecting" : "connecting");
-    heard = Date.now();
-    const forced = a("transport");
-    if (forced === "sse" || (forced !== "websocket" && (sse || !window.WebSocket))) return openSSE();
-    const u = new URL("ws", base());
-    u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
-    const sock = (ws = new WebSocket(u));
-    let got = false;
-    sock.onopen = () => {
-      const sub = { type: "subscribe", feed: feed(), filter: filter() };
-      if (cursor) sub.since = cursor;
-      sock.send(JSON.stringify(sub));
-    };
-    sock.onmessage = (e) => { got = true; heard = Date.now(); frame(e.data); };
-    sock.onclose = (e) => {
-      // a socket that never carried a frame: blocked by a proxy, or no server. Try SSE after 3.
-      if (!got && ++wsFails >= 3 && window.EventSource) sse = true;
-      later(e.code === 1012 || e.code === 1013);
-    };
+    const t = a("transport");
+    sub = connect(base(), { transport: t === "sse" || t === "websocket" ? t : "auto" })
+      .subscribe(feed(), { filter: filter() }, frame);
   };
-  const openSSE = () => {
-    const u = new URL(`api/v1/feeds/${encodeURIComponent(feed())}/events`, base());
-    if (cursor) u.searchParams.set("since", cursor);
-    for (const [k, v] of Object.entries(filter())) u.searchParams.set(k, String(v));
-    const src = (es = new EventSource(u));
-    let ok = false;
-    src.onopen = () => { ok = true; heard = Date.now(); retry = 0; setStatus("live"); };
-    for (const type of ["item", "update", "retract", "snapshot", "ping"]) {
-      src.addEventListener(type, (e) => {
-        ok = true;
-        heard = Date.now();
-        if (type === "ping") pinged = true;
-        else frame(e.data, type, e.lastEventId);
-      });
-    }
-    src.onerror = () => {
-      if (src !== es) return;
-      if (!ok) { sse = false; wsFails = 0; } // neither works yet: alternate
-      later(false); // reconnect ourselves, with backoff and a fresh ?since=
-    };
-  };
-  const reconnect = () => { retry = 0; open(); };
+  const reconnect = () => (sub ? sub.reconnect() : open());
   const tickle = () => {
-    if ((ws || (es && pinged)) && Date.now() - heard > SILENCE) reconnect();
     for (const el of track.querySelectorAll("time")) el.textContent = ago(el.dateTime, el.parentNode.lang);
   };
-  const online = () => status !== "live" && reconnect();
-  const offline = () => setStatus("offline");
-  const visible = () => {
-    if (document.hidden) return;
-    if (status !== "live" || Date.now() - heard > SILENCE) reconnect();
-    anim();
-  };
+  const visible = () => { if (!document.hidden) anim(); };
 
   // ---- events ----
-  const frame = (data, type, id) => {
-    let m;
-    try { m = JSON.parse(data); } catch { return; }
-    if (type) m.type = type;
-    if (id) m.cursor ??= id;
-    if (m.cursor) cursor = m.cursor;
+  const frame = (m) => {
     const k = m.type;
-    if (k === "subscribed" || k === "snapshot") {
-      retry = wsFails = 0;
-      if (k === "snapshot") replace(m.items || []);
-      if (k === "snapshot" || m.recovered) setStatus("live"); // else a snapshot follows
-    } else if (k === "item" || k === "update") upsert(m.item, k === "item");
+    if (k === "status") setStatus(m.status);
+    else if (k === "snapshot") replace(m.items || []);
+    else if (k === "item" || k === "update") upsert(m.item, k === "item");
     else if (k === "retract") remove(m.id);
     else if (k === "error") { // e.g. an unknown feed or filter: nothing will come, so say so
       console.warn("breaking-ticker:", m.code, m.message);
@@ -217,7 +153,7 @@ function mount(host) {
     trim();
     render();
     bar.classList.add("ready"); // server-rendered children (a slot until now) give way
-    emit("snapshot", { items: order.map((i) => items.get(i)), cursor });
+    emit("snapshot", { items: order.map((i) => items.get(i)), cursor: sub?.cursor ?? null });
   };
   const upsert = (it, fresh) => {
     if (!it) return;
@@ -376,13 +312,11 @@ function mount(host) {
 
   return {
     get status() { return status; },
-    get cursor() { return cursor; },
+    get cursor() { return sub?.cursor ?? null; },
     get items() { return order.map((i) => items.get(i)); },
     pause,
     reconnect,
     start() {
-      addEventListener("online", online);
-      addEventListener("offline", offline);
       document.addEventListener("visibilitychange", visible);
       clock = setInterval(tickle, 5000);
       ro.observe(vp);
@@ -393,8 +327,6 @@ function mount(host) {
     },
     stop() {
       up = false;
-      removeEventListener("online", online);
-      removeEventListener("offline", offline);
       document.removeEventListener("visibilitychange", visible);
       clearInterval(clock);
       ro.disconnect();
@@ -408,10 +340,9 @@ function mount(host) {
       if (!CONN.includes(attr)) return paint();
       items.clear();
       order = [];
-      cursor = null;
       render();
       loadInfo();
-      reconnect();
+      open(); // a new subscription: a snapshot for the new feed or filter
     },
   };
 }
