@@ -19,9 +19,9 @@ from tests.browser.ticker_browser import TickerServer, unique
 
 pytestmark = pytest.mark.browser
 WAIT = 20.0  # upper bound on any wait here; never an expected duration
-OPEN = """async (feed) => {
+OPEN = """async ([feed, transport]) => {
   const { connect } = await import('/client.js');
-  window.ticker = connect();
+  window.ticker = connect(undefined, { transport });
   window.got = [];
   window.ticker.subscribe(feed, {}, (f) => window.got.push(f));
 }"""
@@ -36,9 +36,10 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
         ctx.close()
 
 
-def sockets(server: TickerServer) -> int:
+def sockets(server: TickerServer, transport: str = "ws") -> int:
     text = server.http.get("/metrics").text
-    match = re.search(r'^ticker_connections_open\{transport="ws"\} ([0-9.]+)$', text, re.M)
+    match = re.search(rf'^ticker_connections_open\{{transport="{transport}"\}} ([0-9.]+)$', text,
+                      re.M)
     assert match, text
     return int(float(match.group(1)))
 
@@ -60,10 +61,11 @@ def item_ids(page: Page) -> list[str]:
     return [f["item"]["id"] for f in frames(page, "item")]
 
 
-def open_tab(context: BrowserContext, server: TickerServer, feed: str = "en") -> Page:
+def open_tab(context: BrowserContext, server: TickerServer, feed: str = "en",
+             transport: str = "auto") -> Page:
     page = context.new_page()
     page.goto(f"{server.base}/healthz")  # any page of the origin; nothing else on it connects
-    page.evaluate(OPEN, feed)
+    page.evaluate(OPEN, [feed, transport])
     wait_for("a snapshot", lambda: frames(page, "snapshot"))
     return page
 
@@ -100,6 +102,16 @@ def test_a_late_tab_gets_its_own_snapshot(context: BrowserContext, server: Ticke
     snap = frames(later, "snapshot")[-1]
     assert shown["id"] in [i["id"] for i in snap["items"]]
     assert len(frames(one, "snapshot")) == 1  # the first tab was not made to start over
+
+
+def test_over_sse_too_the_tabs_share_one_stream(context: BrowserContext,
+                                                server: TickerServer) -> None:
+    before = sockets(server, "sse")
+    tabs = [open_tab(context, server, "es", "sse") for _ in range(2)]
+    wait_for("one stream", lambda: sockets(server, "sse") == before + 1)
+    item = server.publish("es", unique("Última hora"))
+    for tab in tabs:
+        wait_for("the item once", lambda tab=tab: item_ids(tab).count(item["id"]) == 1)
 
 
 RECORD = """() => {
