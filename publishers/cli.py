@@ -496,7 +496,8 @@ def event_line(event: StreamEvent) -> str | None:
         return f"{event.__struct_config__.tag:<7} {item.id} v{item.version} u{item.urgency} " \
                f"{source}{item.text}"
     if isinstance(event, RetractEvent):
-        return f"retract {event.id} {event.reason}"
+        # a kill keeps the plain line it always had; a hold or an expiry says so
+        return f"retract {event.id}" + ("" if event.reason == "retracted" else f" {event.reason}")
     if isinstance(event, PinEvent):
         return f"pin     {event.id or '-'}"
     return None

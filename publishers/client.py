@@ -46,7 +46,7 @@ from publishers.errors import TickerError, Unavailable, error_for
 from publishers.retry import RETRY_STATUSES, OnRetry, RetryInfo, RetryPolicy, parse_retry_after
 from publishers.sse import SseParser, StreamEvent, StreamProtocolError, decode
 from ticker import codec
-from ticker.model import Event, FeedInfo, Item
+from ticker.model import Event, FeedInfo, Item, Tombstone
 
 __all__ = [
     "AsyncTicker",
@@ -115,6 +115,7 @@ def rfc3339(when: When) -> str:
 
 _item = codec.item_decoder
 _queue = msgspec.json.Decoder(Queue)
+_tombstone = msgspec.json.Decoder(Tombstone)
 _latest = msgspec.json.Decoder(Latest)
 _page = msgspec.json.Decoder(EventsPage)
 _feeds = msgspec.json.Decoder(list[FeedInfo])
@@ -430,6 +431,15 @@ class _Base:
         return httpx.Timeout(timeout, read=idle)
 
 
+def _read(response: httpx.Response) -> Item | Tombstone:
+    """A read by id: the whole item, or (held or retracted, read without a token for its feed)
+    its tombstone."""
+    try:
+        return _item.decode(response.content)
+    except msgspec.DecodeError:
+        return _decode(_tombstone, response)
+
+
 def _decode(decoder: msgspec.json.Decoder[_T], response: httpx.Response) -> _T:
     try:
         return decoder.decode(response.content)
@@ -544,10 +554,11 @@ class Ticker(_Base):
         plan = self._plan(_Send("GET", _path(feed, "queue")), "read")
         return _decode(_queue, self._run(plan)).items
 
-    def item(self, feed: str, item_id: str) -> Item:
-        """One item, retracted ones too (``status == "canceled"``)."""
+    def item(self, feed: str, item_id: str) -> Item | Tombstone:
+        """One item, retracted and held ones too. Without a token valid for the feed, a
+        ``withheld`` or ``canceled`` item is a ``Tombstone`` (no text, source, url or note)."""
         plan = self._plan(_Send("GET", _path(feed, "items", item_id)), "read")
-        return _decode(_item, self._run(plan))
+        return _read(self._run(plan))
 
     @overload
     def items(self, feed: str, *, limit: int | None = None) -> Latest: ...
@@ -702,10 +713,11 @@ class AsyncTicker(_Base):
         plan = self._plan(_Send("GET", _path(feed, "queue")), "read")
         return _decode(_queue, await self._run(plan)).items
 
-    async def item(self, feed: str, item_id: str) -> Item:
-        """One item, retracted ones too (``status == "canceled"``)."""
+    async def item(self, feed: str, item_id: str) -> Item | Tombstone:
+        """One item, retracted and held ones too. Without a token valid for the feed, a
+        ``withheld`` or ``canceled`` item is a ``Tombstone`` (no text, source, url or note)."""
         plan = self._plan(_Send("GET", _path(feed, "items", item_id)), "read")
-        return _decode(_item, await self._run(plan))
+        return _read(await self._run(plan))
 
     @overload
     async def items(self, feed: str, *, limit: int | None = None) -> Latest: ...
