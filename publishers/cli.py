@@ -460,9 +460,8 @@ run_release = _transition(Ticker.release)
 def run_pin(args: argparse.Namespace) -> int:
     feed, token = _feed(args), _token()
     with _client(args, token) as ticker:
-        ticker.pin(feed, args.id)
-    _out(_json.encode({"feed": feed, "pinned": args.id}).decode() if args.json
-         else f"{args.id} pinned")
+        item = ticker.pin(feed, args.id)
+    _out(_item_json(item) if args.json else f"{item.id} pinned")
     return OK
 
 

@@ -101,6 +101,13 @@ class Queue(msgspec.Struct, frozen=True, kw_only=True):
     items: list[Item]
 
 
+class PinState(msgspec.Struct, frozen=True, kw_only=True):
+    """``PUT``/``DELETE …/pin``: the feed and its pinned item (``None``: none)."""
+
+    feed: str
+    pinned: Item | None
+
+
 When = datetime | str
 """A time for ``embargoed_until`` / ``expires``: an aware ``datetime`` (a naive one is taken as
 local time) or an RFC 3339 string, sent as it is."""
@@ -116,6 +123,7 @@ def rfc3339(when: When) -> str:
 _item = codec.item_decoder
 _queue = msgspec.json.Decoder(Queue)
 _tombstone = msgspec.json.Decoder(Tombstone)
+_pin_state = msgspec.json.Decoder(PinState)
 _latest = msgspec.json.Decoder(Latest)
 _page = msgspec.json.Decoder(EventsPage)
 _feeds = msgspec.json.Decoder(list[FeedInfo])
@@ -541,9 +549,12 @@ class Ticker(_Base):
         """Put a ``withheld`` item back on the air, in its place (editors); ``usable``."""
         return _decode(_item, self._run(self._transition(feed, item_id, "release", "usable")))
 
-    def pin(self, feed: str, item_id: str) -> None:
-        """Make a ``usable`` item the feed's pinned item (editors)."""
-        self._run(self._pin(feed, item_id))
+    def pin(self, feed: str, item_id: str) -> Item:
+        """Make a ``usable`` item the feed's pinned item (editors); the pinned item."""
+        state = _decode(_pin_state, self._run(self._pin(feed, item_id)))
+        if state.pinned is None:
+            raise TickerError(f"the server pinned nothing for {item_id}", status=200)
+        return state.pinned
 
     def unpin(self, feed: str) -> None:
         """Leave the feed without a pinned item (editors)."""
@@ -700,9 +711,12 @@ class AsyncTicker(_Base):
         """Put a ``withheld`` item back on the air, in its place (editors); ``usable``."""
         return _decode(_item, await self._run(self._transition(feed, item_id, "release", "usable")))
 
-    async def pin(self, feed: str, item_id: str) -> None:
-        """Make a ``usable`` item the feed's pinned item (editors)."""
-        await self._run(self._pin(feed, item_id))
+    async def pin(self, feed: str, item_id: str) -> Item:
+        """Make a ``usable`` item the feed's pinned item (editors); the pinned item."""
+        state = _decode(_pin_state, await self._run(self._pin(feed, item_id)))
+        if state.pinned is None:
+            raise TickerError(f"the server pinned nothing for {item_id}", status=200)
+        return state.pinned
 
     async def unpin(self, feed: str) -> None:
         """Leave the feed without a pinned item (editors)."""

@@ -366,7 +366,9 @@ function mount(host) {
     pinLi = pin && make(pin, true);
     if (!pinLi) return;
     if (listMode()) slot.replaceChildren(pinLi);
-    else track.insertBefore(pinLi, spacer.nextSibling); // after the spacer: where a round begins
+    // after the spacer, where a round begins: at the front while the strip stands at its start
+    else if (!spacer.nextSibling && x === 0) track.prepend(pinLi);
+    else track.insertBefore(pinLi, spacer.nextSibling);
     fit();
     anim();
   };
