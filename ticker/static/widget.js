@@ -226,9 +226,9 @@ function mount(host) {
     items.clear();
     order = [];
     wantPin = null;
-    const f = filter(), ok = (it) => onAir(it) && match(it, f);
-    pin = ok(pinned) ? pinned : null;
-    for (const it of list) if (ok(it) && !items.has(it.id) && it.id !== pin?.id) place(it);
+    const f = filter();
+    pin = onAir(pinned) ? pinned : null; // the desk's choice for every reader: no filter applies
+    for (const it of list) if (onAir(it) && match(it, f) && !items.has(it.id) && it.id !== pin?.id) place(it);
     trim();
     render();
     emit("snapshot", { items: order.map((i) => items.get(i)), pinned: pin, cursor });
@@ -279,8 +279,8 @@ function mount(host) {
     if (wantPin !== id) return; // another pin, or a new snapshot, came meanwhile
     const old = pin;
     unlist(id);
-    pin = onAir(next) && match(next) ? next : null;
-    if (old) enlist(old); // unpinned: back in the list, in its place by time
+    pin = onAir(next) ? next : null;
+    if (old && match(old)) enlist(old); // unpinned: back in the list, in its place by time
     showPin();
     emit("pin", { item: pin });
   };
