@@ -268,7 +268,7 @@ function mount(host) {
     return true;
   };
   const remove = (id) => { // held, killed or expired; the pinned item is then unpinned too
-    if (pin?.id === id) { pin = null; showPin(); } else if (!unlist(id)) return;
+    if (pin?.id === id) { pin = null; showPin(); emit("pin", { item: null }); } else if (!unlist(id)) return;
     emit("retract", { id });
   };
   const setPin = async (id, given) => {
