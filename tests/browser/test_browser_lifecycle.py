@@ -124,10 +124,11 @@ def test_the_pinned_item_is_the_first_entry_of_the_strip(page: Page,
         published[2]["id"]
 
 
-def test_a_pin_arrives_live_and_a_kill_removes_the_pinned_item(page: Page,
-                                                               server: TickerServer) -> None:
+@pytest.mark.parametrize("transport", ["websocket", "sse"])
+def test_a_pin_arrives_live_and_a_kill_removes_the_pinned_item(
+        page: Page, server: TickerServer, transport: str) -> None:
     key = unique("Key event")
-    host = open_embed(page, server, "en", "?mode=list")
+    host = open_embed(page, server, "en", f"?mode=list&transport={transport}")
     pinned = server.publish("en", key)
     expect(item(host, key)).to_have_count(1)
     server.pin("en", pinned["id"])
