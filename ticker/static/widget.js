@@ -316,7 +316,8 @@ function mount(host) {
     btn.textContent = held ? "\u25B6\uFE0E" : "\u275A\u275A";
     slot.setAttribute("aria-label", w[8]);
     if (bar.dataset.mode !== (listMode() ? "list" : "scroll")) render();
-    else if (pinLi && pin) fill(pinLi, pin, true); // the "Pinned" mark in the strip's language
+    // the "Pinned" mark follows the strip's language (refilled only when that changes: keeps focus)
+    else if (pin && pinLi && pinLi.querySelector(".pin").textContent !== w[8]) fill(pinLi, pin, true);
   };
   const render = () => {
     const listed = listMode();
