@@ -13,6 +13,7 @@ comes first (``ticker:`` by default) so several deployments, or tests, can share
     ticker:{en}:drafts          hash: desk item id -> the draft it goes live as
     ticker:{en}:due             sorted set: "golive:<id>" / "expire:<id>", score = due ms
     ticker:{en}:expired         set: ids of expired items
+    ticker:{en}:retention       sorted set: item ids, score = seq of their last event (retention)
     ticker:{en}:idem:<sha256>   hash: f = fingerprint, i = item id; expires after the key's TTL
     ticker:{en}:events          pub/sub channel: ``<epoch> <seq> <event JSON>``
 
@@ -38,6 +39,7 @@ class FeedKeys(NamedTuple):
     drafts: str  # hash of desk items' live drafts by id
     due: str  # sorted set of schedule entries by due ms
     expired: str  # set of expired item ids
+    retention: str  # sorted set of item ids by the seq of their last event
     channel: str  # pub/sub channel of live events
     idem_prefix: str  # idempotency records are ``idem_prefix + sha256(scope, key)``
 
@@ -66,6 +68,7 @@ def feed_keys(prefix: str, feed: str) -> FeedKeys:
         drafts=base + "drafts",
         due=base + "due",
         expired=base + "expired",
+        retention=base + "retention",
         channel=base + "events",
         idem_prefix=base + "idem:",
     )
