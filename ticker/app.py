@@ -21,6 +21,7 @@ from ticker.newsroom import Newsroom
 from ticker.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from ticker.relay import Relay
 from ticker.runtime import Runtime
+from ticker.scheduler import Scheduler
 from ticker.transports.fanout import Fanout
 from ticker.web.middleware import middleware
 from ticker.web.problems import HANDLERS
@@ -53,9 +54,11 @@ def build_runtime(settings: Settings) -> Runtime:
         "gap_events": lambda: relay.gaps_filled,
         "reconnects": lambda: float(getattr(broker, "reconnects", 0)),
     })
+    scheduler = Scheduler(broker, [f.id for f in settings.feeds])
+    metrics.bind({"scheduled_fired": lambda: scheduler.fired})
     return Runtime(settings=settings, broker=broker, hub=hub, fanout=fanout, relay=relay,
                    newsroom=Newsroom(broker, limiter), verifier=Verifier(settings.secret),
-                   metrics=metrics, limiter=limiter)
+                   metrics=metrics, limiter=limiter, scheduler=scheduler)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -65,11 +68,13 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Runtime]]:
         await runtime.relay.start()
         runtime.fanout.start()
+        runtime.scheduler.start()  # after the relay: the broker is started
         log.info("ticker ready: %d feeds on %s", len(settings.feeds),
                  settings.broker_url.split("://")[0] + "://")
         try:
             yield {"ticker": runtime}
         finally:
+            await runtime.scheduler.aclose()
             await runtime.fanout.stop()
             await runtime.relay.aclose()
             await runtime.limiter.aclose()

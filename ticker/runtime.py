@@ -15,6 +15,7 @@ from ticker.metrics import Metrics
 from ticker.newsroom import Newsroom
 from ticker.ratelimit import RateLimiter
 from ticker.relay import Relay
+from ticker.scheduler import Scheduler
 from ticker.transports.fanout import Fanout
 
 
@@ -29,6 +30,7 @@ class Runtime:
     verifier: Verifier
     metrics: Metrics
     limiter: RateLimiter
+    scheduler: Scheduler
     sse_streams: set[Any] = field(default_factory=set)  # open SSE streams (to end on drain)
     per_address: Counter[str] = field(default_factory=Counter)  # open connections per client IP
     draining: bool = False  # shutdown has begun

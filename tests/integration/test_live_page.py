@@ -178,3 +178,19 @@ def test_the_stylesheet_is_valid_css(client: httpx.Client) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/css; charset=utf-8"
     assert html_problems(response.content, "--css") == []
+
+
+def test_the_pinned_item_comes_first_and_held_items_leave(client: httpx.Client) -> None:
+    pinned = publish(client, text="Curfew from 8 pm.", urgency=3)
+    newer = publish(client, text="Roads reopen.")
+    assert client.put("/api/v1/feeds/en/pin", json={"id": pinned["id"]}).status_code == 200
+    response = page_when(client, "en", lambda r: 'class="pinned"' in r.text
+                         and f'data-id="{newer["id"]}"' in r.text)
+    doc = lxml.html.fromstring(response.content)
+    ids = doc.xpath("//ol/li/article/@data-id")
+    assert ids[0] == pinned["id"] and ids.count(pinned["id"]) == 1
+    assert ids.index(newer["id"]) == 1
+    assert live_blog(response)["liveBlogUpdate"][0]["articleBody"] == "Curfew from 8 pm."
+    assert client.post(f"/api/v1/feeds/en/items/{newer['id']}/hold").status_code == 200
+    held = page_when(client, "en", lambda r: f'data-id="{newer["id"]}"' not in r.text)
+    assert f'data-id="{newer["id"]}"' not in held.text

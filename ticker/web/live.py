@@ -19,14 +19,15 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from ticker.brokers.base import BrokerUnavailableError
+from ticker import codec
+from ticker.brokers.base import BrokerUnavailableError, Entry
 from ticker.config import FeedConfig
 from ticker.hub.filters import Matcher
-from ticker.model import Item
+from ticker.model import Event, Item, ItemEvent, RetractEvent, UpdateEvent
 from ticker.runtime import Runtime
 from ticker.web.base_url import base_url
 from ticker.web.live_page import LiveView, render
-from ticker.web.syndication import _event_time, _last_modified, _not_modified
+from ticker.web.syndication import _gone, _last_modified, _not_modified
 
 CACHE_CONTROL = "no-cache"  # always revalidate: the page is live, and revalidation is cheap
 CSP = (
@@ -58,6 +59,21 @@ class Rendered:
     updated: str | None
 
 
+async def _event_time(runtime: Runtime, feed: str, entry: Entry) -> str | None:
+    """When the event happened: an item's or correction's ``updated_at``; for a retraction,
+    when the item left the air; for any other event (a pin), ``None``: unknown."""
+    event: Event = codec.event_decoder.decode(entry.data)
+    if isinstance(event, ItemEvent | UpdateEvent):
+        return event.item.updated_at
+    if isinstance(event, RetractEvent):
+        try:
+            gone = await _gone(runtime, feed, [entry], set())
+        except BrokerUnavailableError:
+            return None
+        return gone[0].when if gone else None
+    return None
+
+
 class LivePages:
     """Rendered pages by (feed, base URL), each valid while its feed's cursor has not moved."""
 
@@ -77,18 +93,15 @@ class LivePages:
         cursor = state.cursor
         snapshot = _snapshot_decoder.decode(
             state.snapshot_json(runtime.hub.snapshot_size, Matcher(None)))
-        last_event = state.ring[-1].data if state.ring else None
+        last_event = state.ring[-1] if state.ring else None
         pinned = snapshot.pinned
         items = [i for i in reversed(snapshot.items) if pinned is None or i.id != pinned.id]
         updated = max((i.updated_at for i in items + ([pinned] if pinned else [])),
                       default=None)
         if last_event is not None:
-            try:
-                at = await _event_time(runtime, feed.id, last_event)
-            except BrokerUnavailableError:
-                at = None  # Last-Modified is left out; the ETag still works
-            if at is not None and (updated is None or at > updated):
-                updated = at
+            at = await _event_time(runtime, feed.id, Entry(last_event.seq, last_event.data))
+            # an event whose time is unknown: no Last-Modified (the ETag still works)
+            updated = None if at is None else max(at, updated or at)
         body = render(LiveView(feed, items, pinned, snapshot.cursor, updated), base,
                       runtime.hub.snapshot_size)
         rendered = Rendered(cursor, body, '"' + hashlib.sha256(body).hexdigest()[:40] + '"',
