@@ -8,6 +8,8 @@ is checked on what an application would see.
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,8 +18,9 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests.browser.ticker_browser import TickerServer, unique
+from tests.checkers import TOOLS, tool
 
-pytestmark = pytest.mark.browser
+JS_TESTS = TOOLS.parent
 WAIT = 20.0  # upper bound on any wait here; never an expected duration
 OPEN = """async ([feed, transport]) => {
   const { connect } = await import('/client.js');
@@ -70,6 +73,32 @@ def open_tab(context: BrowserContext, server: TickerServer, feed: str = "en",
     return page
 
 
+def test_the_module_and_its_types_are_served(server: TickerServer) -> None:
+    module = server.http.get("/client.js", headers={"Origin": "https://partner.example"})
+    assert module.status_code == 200
+    assert module.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert module.headers["access-control-allow-origin"] == "*"
+    assert module.headers["x-typescript-types"] == "./client.d.ts"
+    types = server.http.get("/client.d.ts")
+    assert types.headers["content-type"] == "application/typescript; charset=utf-8"
+    assert "export function connect" in types.text
+    widget = server.http.get("/widget.js")
+    assert 'from "./client.js"' in widget.text  # one script tag still: the widget imports it
+
+
+def test_the_declarations_type_check_an_application() -> None:
+    """tests/js/client-usage.ts uses every frame and option; tsc --strict checks it against
+    client.d.ts (so the declarations are valid TypeScript and say what the module does)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is missing: apt-get install nodejs (scripts/test.sh does)")
+    tsc = tool(TOOLS / "typescript" / "bin" / "tsc")
+    done = subprocess.run([node, str(tsc), "-p", str(JS_TESTS / "tsconfig.json")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.browser
 def test_three_tabs_share_one_socket_and_hand_over(context: BrowserContext,
                                                    server: TickerServer) -> None:
     before = sockets(server)
@@ -95,6 +124,7 @@ def test_three_tabs_share_one_socket_and_hand_over(context: BrowserContext,
     assert sum(tab.evaluate("() => window.ticker.leader") for tab in rest) == 1
 
 
+@pytest.mark.browser
 def test_a_late_tab_gets_its_own_snapshot(context: BrowserContext, server: TickerServer) -> None:
     shown = server.publish("ar", unique("خبر"))
     one = open_tab(context, server, "ar")
@@ -104,6 +134,7 @@ def test_a_late_tab_gets_its_own_snapshot(context: BrowserContext, server: Ticke
     assert len(frames(one, "snapshot")) == 1  # the first tab was not made to start over
 
 
+@pytest.mark.browser
 def test_over_sse_too_the_tabs_share_one_stream(context: BrowserContext,
                                                 server: TickerServer) -> None:
     before = sockets(server, "sse")
@@ -136,6 +167,7 @@ def seen(page: Page, item_id: str) -> int:
     return count
 
 
+@pytest.mark.browser
 def test_three_reader_pages_hold_one_socket(context: BrowserContext,
                                            server: TickerServer) -> None:
     before = sockets(server)
