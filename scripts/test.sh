@@ -27,7 +27,7 @@ fi
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -e '.[test]' -e ./publishers
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 
 .venv/bin/ruff check ticker publishers tests bench
