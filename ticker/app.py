@@ -21,6 +21,7 @@ from ticker.newsroom import Newsroom
 from ticker.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from ticker.relay import Relay
 from ticker.runtime import Runtime
+from ticker.session import Sessions
 from ticker.transports.fanout import Fanout
 from ticker.web.middleware import middleware
 from ticker.web.problems import HANDLERS
@@ -45,6 +46,8 @@ def build_runtime(settings: Settings) -> Runtime:
         limiter = RedisRateLimiter(settings.broker_url, settings.redis_prefix, count, period)
     metrics = Metrics()
     relay = Relay(broker, hub, fanout, [f.id for f in settings.feeds], metrics)
+    sessions = Sessions(settings, hub, relay.recover, fanout.schedule, metrics)
+    fanout.on_tick.append(sessions.tick)
     metrics.bind({
         "deliveries": lambda: fanout.deliveries,
         "writes": lambda: fanout.writes,
@@ -54,7 +57,7 @@ def build_runtime(settings: Settings) -> Runtime:
     })
     return Runtime(settings=settings, broker=broker, hub=hub, fanout=fanout, relay=relay,
                    newsroom=Newsroom(broker, limiter), verifier=Verifier(settings.secret),
-                   metrics=metrics, limiter=limiter)
+                   metrics=metrics, limiter=limiter, sessions=sessions)
 
 
 def create_app(settings: Settings) -> Starlette:

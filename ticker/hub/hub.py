@@ -216,6 +216,10 @@ class Hub:
         """Queue a control frame (``error``, ...) for one reader."""
         self._control(outbox, kind, data)
 
+    def send_raw(self, outbox: Outbox, frame: bytes) -> None:
+        """Queue bytes already framed for the reader's transport (a WebSocket pong)."""
+        self._push(outbox, frame)
+
     def tick(self) -> None:
         """One idle tick: readers that heard nothing for ``ping_ticks`` ticks get a ping."""
         for outbox in self.outboxes:
