@@ -73,7 +73,7 @@ class RawClient:
 
     def close_code(self, max_frames: int = 1000) -> tuple[int | None, list[tuple[int, bytes]]]:
         """Read until the server's close frame: its code and the frames before it."""
-        before = []
+        before: list[tuple[int, bytes]] = []
         for _ in range(max_frames):
             opcode, _, payload = self.frame()
             if opcode == CLOSE:
