@@ -58,6 +58,7 @@ class TickerHttp(HttpToolsProtocol):
         self.head_max = limits.header_max_bytes * HEAD_SLACK
         self.head_timeout = limits.header_timeout_seconds
         self.in_head = True  # reading a request line and headers
+        self.head_begun = False  # some of them arrived
         self.head_bytes = 0  # bytes received while reading them
         self.head_timer: asyncio.TimerHandle | None = None
 
@@ -88,6 +89,7 @@ class TickerHttp(HttpToolsProtocol):
         self.scope["extensions"] = {ABORT: self.transport.abort}  # type: ignore[dict-item]
         self.head_bytes = 0
         self._start_head()
+        self.head_begun = True
 
     def on_headers_complete(self) -> None:
         self._stop_head()
@@ -99,7 +101,7 @@ class TickerHttp(HttpToolsProtocol):
             self.head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
 
     def _stop_head(self) -> None:
-        self.in_head = False
+        self.in_head = self.head_begun = False
         if self.head_timer is not None:
             self.head_timer.cancel()
             self.head_timer = None
@@ -108,7 +110,7 @@ class TickerHttp(HttpToolsProtocol):
         self.head_timer = None
         if self.transport.is_closing():
             return
-        if self.head_bytes:
+        if self.head_begun:
             self._refuse(408, f"the request line and headers must arrive within "
                          f"{self.head_timeout:g} s")
         else:
