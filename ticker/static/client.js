@@ -226,8 +226,9 @@ class Hub {
     if (!wired) { // the first reader of the feed: resume from its cursor if it has one
       this.targets.set(feed, new Set([...others, i].map((o) => o.key)));
       this.wire.want(feed, filter, { since: i.cursor, fresh: !i.live && !i.cursor });
-    } else { // a new reader: ask for a snapshot for it; a changed filter means one for all
-      const all = !same(filter, wired.filter);
+    } else { // a new reader: ask for a snapshot for it; a changed filter means one for all, and
+      // so does SSE, whose stream is reopened (events in flight on the old one would be lost)
+      const all = !same(filter, wired.filter) || this.wire.sse;
       this.targets.set(feed, new Set([...(this.targets.get(feed) || []), i.key, ...(all ? others.map((o) => o.key) : [])]));
       this.wire.want(feed, filter, { fresh: true });
     }
