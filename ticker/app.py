@@ -19,6 +19,7 @@ from ticker.hub import Hub
 from ticker.metrics import Metrics
 from ticker.newsroom import Newsroom
 from ticker.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from ticker.reach.service import Reach
 from ticker.relay import Relay
 from ticker.runtime import Runtime
 from ticker.transports.fanout import Fanout
@@ -54,7 +55,8 @@ def build_runtime(settings: Settings) -> Runtime:
     })
     return Runtime(settings=settings, broker=broker, hub=hub, fanout=fanout, relay=relay,
                    newsroom=Newsroom(broker, limiter), verifier=Verifier(settings.secret),
-                   metrics=metrics, limiter=limiter)
+                   metrics=metrics, limiter=limiter,
+                   reach=Reach(settings, broker, metrics.registry))
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -64,11 +66,15 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Runtime]]:
         await runtime.relay.start()
         runtime.fanout.start()
+        if runtime.reach is not None:
+            await runtime.reach.start()
         log.info("ticker ready: %d feeds on %s", len(settings.feeds),
                  settings.broker_url.split("://")[0] + "://")
         try:
             yield {"ticker": runtime}
         finally:
+            if runtime.reach is not None:
+                await runtime.reach.aclose()
             await runtime.fanout.stop()
             await runtime.relay.aclose()
             await runtime.limiter.aclose()

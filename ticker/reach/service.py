@@ -1,0 +1,103 @@
+"""The push fan-outs and webhook senders of one node, started and stopped with the app.
+
+Every node runs one durable reader per feed (push) and per configured endpoint (webhooks); each
+reader delivers only while its node holds the reader's lease, so across nodes there is one
+active sender per feed and per endpoint. The VAPID key is loaded from the broker at start (or,
+if the broker is down then, as soon as it answers): until then the push endpoints answer ``503``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Coroutine
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from ticker.brokers.base import Broker, BrokerUnavailableError
+from ticker.brokers.coordination import Coordination, open_coordination
+from ticker.config import Settings
+from ticker.outbound.client import Outbound
+from ticker.outbound.network import AsyncResolver
+from ticker.outbound.rules import AddressRules, OriginList
+from ticker.reach.metrics import ReachMetrics
+from ticker.reach.push.fanout import PushFanout
+from ticker.reach.push.sender import PushSender
+from ticker.reach.push.subscriptions import SubscriptionStore
+from ticker.reach.push.vapid import Vapid, load_key
+from ticker.reach.reader import DurableReader
+from ticker.reach.settings import webhook_name
+from ticker.reach.webhooks.sender import WebhookSender
+
+log = logging.getLogger("ticker.reach")
+CONCURRENCY = 64  # outbound connections at once, per node
+
+
+class Reach:
+    def __init__(self, settings: Settings, broker: Broker, registry: CollectorRegistry,
+                 coordination: Coordination | None = None,
+                 resolver: AsyncResolver | None = None) -> None:
+        self.settings = settings
+        self.broker = broker
+        self.coordination = coordination or open_coordination(settings)
+        self.outbound = Outbound(AddressRules(settings.outbound_allow), concurrency=CONCURRENCY,
+                                 resolver=resolver)
+        self.services = OriginList(settings.push_services)
+        self.feeds = [f.id for f in settings.feeds]
+        self.metrics = ReachMetrics(registry, self.feeds,
+                                    [webhook_name(h) for h in settings.webhooks])
+        self.store = SubscriptionStore(self.coordination)
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.vapid: Vapid | None = None
+        self.webhooks = [WebhookSender(hook, broker, self.coordination, self.outbound,
+                                       self.metrics, self.holder) for hook in settings.webhooks]
+        self.readers: list[DurableReader] = list(self.webhooks)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        for reader in self.readers:
+            self._spawn(reader.run(), reader.name)
+        self._spawn(self._start_push(), "push-key")
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=f"reach-{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s ended: %r", task.get_name(), task.exception())
+
+    async def _start_push(self) -> None:
+        delay = 0.1
+        while self.vapid is None:
+            try:
+                self.vapid = await load_key(self.coordination, self.settings.push_key_file,
+                                            self.settings.push_contact)
+            except BrokerUnavailableError as exc:
+                log.warning("push: cannot load the VAPID key yet (%s); retrying", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        sender = PushSender(self.outbound, self.services, self.vapid, self.store, self.metrics)
+        for feed in self.feeds:
+            fanout = PushFanout(feed, self.broker, self.coordination, self.store, sender,
+                                self.holder)
+            self.readers.append(fanout)
+            self._spawn(fanout.run(), fanout.name)
+
+    async def aclose(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for reader in self.readers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(reader.release(), 1.0)
+        await self.outbound.aclose()
+        await self.coordination.aclose()

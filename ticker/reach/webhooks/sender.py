@@ -1,0 +1,106 @@
+"""One endpoint's sender: a durable reader that POSTs each event until the endpoint takes it.
+
+In log order per feed, at least once: an event is retried (exponential backoff with jitter, at
+most ``MAX_DELAY`` seconds apart, ``Retry-After`` honoured up to that) until a ``2xx``, and the
+position moves only after it. After ``PARK_AFTER`` failed attempts in a row the endpoint is
+*parked*: a log line, ``ticker_webhook_parked{endpoint} 1``, and attempts go on every
+``MAX_DELAY`` seconds; the first ``2xx`` resumes it (another log line, the gauge back to 0).
+A redirect is a failure, never followed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import httpx
+
+from ticker.brokers.base import Broker
+from ticker.brokers.coordination import Coordination
+from ticker.config import WebhookConfig
+from ticker.outbound.client import Answer, Outbound
+from ticker.outbound.rules import OriginList, Refused, origin_of
+from ticker.reach.backoff import retry_delay
+from ticker.reach.events import encode, public_event
+from ticker.reach.metrics import ReachMetrics
+from ticker.reach.reader import DurableReader, Event
+from ticker.reach.settings import webhook_name, webhook_secret
+from ticker.reach.webhooks.signing import headers
+
+log = logging.getLogger("ticker.webhooks")
+FIRST_DELAY = 0.5
+MAX_DELAY = 30.0
+PARK_AFTER = 10  # failed attempts in a row (about 3 minutes of retries)
+
+
+def message_id(feed: str, cursor: str) -> str:
+    """Unique per event (its feed and cursor), the same on every attempt and every node."""
+    return f"evt_{feed}_{cursor.replace(':', '_')}"
+
+
+class WebhookSender(DurableReader):
+    def __init__(self, hook: WebhookConfig, broker: Broker, coordination: Coordination,
+                 outbound: Outbound, metrics: ReachMetrics, holder: str, *,
+                 lease_ttl: float = 10.0, poll: float = 0.25) -> None:
+        self.endpoint = webhook_name(hook)
+        super().__init__(f"webhook:{self.endpoint}", list(hook.feeds), broker, coordination,
+                         holder, lease_ttl=lease_ttl, poll=poll)
+        self.url = hook.url
+        self.key = webhook_secret(hook.secret)
+        self.events = None if hook.events is None else frozenset(hook.events)
+        self.outbound = outbound
+        self.origins = OriginList([str(origin_of(hook.url))])  # this URL's origin only
+        self.metrics = metrics
+        self.parked = False
+
+    def lag_changed(self) -> None:
+        self.metrics.webhook_lag.labels(self.endpoint).set(sum(self.lag.values()))
+
+    async def handle(self, event: Event) -> None:
+        payload = public_event(event.data)
+        if self.events is not None and payload.get("type") not in self.events:
+            return
+        await self.deliver(message_id(event.feed, str(event.cursor)), encode(payload))
+
+    async def deliver(self, msg_id: str, body: bytes) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            answer, outcome = await self.attempt(msg_id, body)
+            self.metrics.webhook_deliveries.labels(self.endpoint, outcome).inc()
+            if outcome == "delivered":
+                if self.parked:
+                    self.parked = False
+                    self.metrics.webhook_parked.labels(self.endpoint).set(0)
+                    log.warning("webhook %s: answering again; resumed", self.endpoint)
+                return
+            if attempt == PARK_AFTER and not self.parked:
+                self.parked = True
+                self.metrics.webhook_parked.labels(self.endpoint).set(1)
+                log.error("webhook %s: parked after %d failed attempts (last: %s); trying every "
+                          "%g s until it answers", self.endpoint, attempt, outcome, MAX_DELAY)
+            self.metrics.webhook_retries.labels(self.endpoint).inc()
+            await asyncio.sleep(retry_delay(attempt, FIRST_DELAY, MAX_DELAY,
+                                              answer.headers if answer else None))
+
+    async def attempt(self, msg_id: str, body: bytes) -> tuple[Answer | None, str]:
+        """One signed POST; the answer (if any) and the outcome label."""
+        try:
+            answer = await self.outbound.post(
+                self.url, self.origins, body, headers(self.key, msg_id, int(time.time()), body))
+        except Refused as exc:
+            log.warning("webhook %s: %s", self.endpoint, exc)
+            return None, "refused"
+        except httpx.HTTPError as exc:
+            log.info("webhook %s: %s: %s", self.endpoint, type(exc).__name__, exc)
+            return None, "network"
+        if 200 <= answer.status < 300:
+            return answer, "delivered"
+        log.info("webhook %s: answered %d", self.endpoint, answer.status)
+        return answer, "failed"
+
+    async def ping(self) -> tuple[Answer | None, str]:
+        """One signed ``{"type": "ping"}`` (``ticker webhooks test``), no retries."""
+        body = encode({"type": "ping", "endpoint": self.endpoint, "feeds": self.feeds})
+        return await self.attempt(f"ping_{int(time.time() * 1000)}", body)
