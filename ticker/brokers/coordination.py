@@ -30,6 +30,9 @@ class Coordination(Protocol):
     async def position(self, reader: str, feed: str) -> str | None:
         """The reader's stored cursor in ``feed``, or ``None`` if it never stored one."""
 
+    async def begin(self, reader: str, feed: str, cursor: str) -> None:
+        """Store the reader's first cursor in ``feed`` unless it has one (no lease needed)."""
+
     async def advance(self, reader: str, holder: str, feed: str, cursor: str) -> bool:
         """Store the reader's cursor in ``feed`` if ``holder`` holds its lease; whether it did."""
 
@@ -81,6 +84,9 @@ class MemoryCoordination:
 
     async def position(self, reader: str, feed: str) -> str | None:
         return self._positions.get((reader, feed))
+
+    async def begin(self, reader: str, feed: str, cursor: str) -> None:
+        self._positions.setdefault((reader, feed), cursor)
 
     def _holds(self, reader: str, holder: str) -> bool:
         held = self._leases.get(reader)

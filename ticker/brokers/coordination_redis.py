@@ -81,6 +81,10 @@ class RedisCoordination:
             value = await self._redis.get(self._position_key(reader, feed))
         return None if value is None else _text(value)
 
+    async def begin(self, reader: str, feed: str, cursor: str) -> None:
+        with _unavailable("begin"):
+            await self._redis.set(self._position_key(reader, feed), cursor, nx=True)
+
     async def advance(self, reader: str, holder: str, feed: str, cursor: str) -> bool:
         keys = [self._lease_key(reader), self._position_key(reader, feed)]
         with _unavailable("advance"):

@@ -8,7 +8,8 @@ one — only while it still holds the lease, so a node that lost it cannot move 
 
 A position whose epoch is gone (the log was lost) continues from the start of the new log; one
 that was trimmed away continues from the head, with a warning (those events cannot be had).
-A reader seen for the first time starts at the head: it does not replay history.
+A reader seen for the first time starts at the head as it was when its first node started
+(``begin``, called before the node reports ready): it does not replay older history.
 """
 
 from __future__ import annotations
@@ -113,14 +114,21 @@ class DurableReader:
             if not moved:
                 await asyncio.sleep(self.poll)
 
+    async def begin(self) -> None:
+        """Give the reader its first position (the head) in each feed that has none."""
+        for feed in self.feeds:
+            if await self.coordination.position(self.name, feed) is None:
+                head = await self.broker.head(feed, 0, 0)
+                await self.coordination.begin(self.name, feed, str(Cursor(head.epoch, head.seq)))
+
     async def _start(self, feed: str) -> Cursor:
         stored = await self.coordination.position(self.name, feed)
-        if stored is not None:
-            return Cursor.parse(stored)
-        head = await self.broker.head(feed, 0, 0)
-        start = Cursor(head.epoch, head.seq)
-        await self._store(feed, start)
-        return start
+        if stored is None:
+            await self.begin()
+            stored = await self.coordination.position(self.name, feed)
+        if stored is None:
+            raise BrokerUnavailableError(f"{self.name}: no position stored for {feed}")
+        return Cursor.parse(stored)
 
     async def _store(self, feed: str, cursor: Cursor) -> None:
         self.positions[feed] = cursor

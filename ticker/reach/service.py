@@ -56,13 +56,34 @@ class Reach:
         self.vapid: Vapid | None = None
         self.webhooks = [WebhookSender(hook, broker, self.coordination, self.outbound,
                                        self.metrics, self.holder) for hook in settings.webhooks]
+        self.fanouts: list[PushFanout] = []  # made once the key is loaded
         self.readers: list[DurableReader] = list(self.webhooks)
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def start(self) -> None:
-        for reader in self.readers:
-            self._spawn(reader.run(), reader.name)
+    async def start(self, wait: float = 5.0) -> None:
+        """Load the push key and give every reader its first position, waiting at most
+        ``wait`` seconds (a broker that does not answer: both go on in the background), then
+        start the readers."""
+        try:
+            async with asyncio.timeout(wait):
+                await self._load_key()
+                for reader in self.readers:
+                    await reader.begin()
+        except (TimeoutError, BrokerUnavailableError) as exc:
+            log.warning("push/webhooks: broker not ready at start-up (%r); going on", exc)
+        for sender in self.webhooks:
+            self._spawn(sender.run(), sender.name)
         self._spawn(self._start_push(), "push-key")
+
+    async def _load_key(self) -> None:
+        if self.vapid is not None:
+            return
+        self.vapid = await load_key(self.coordination, self.settings.push_key_file,
+                                    self.settings.push_contact)
+        sender = PushSender(self.outbound, self.services, self.vapid, self.store, self.metrics)
+        self.fanouts = [PushFanout(feed, self.broker, self.coordination, self.store, sender,
+                                   self.holder) for feed in self.feeds]
+        self.readers.extend(self.fanouts)
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(work, name=f"reach-{name}")
@@ -75,20 +96,16 @@ class Reach:
             log.error("%s ended: %r", task.get_name(), task.exception())
 
     async def _start_push(self) -> None:
+        """Start the push fan-outs, once the key is loaded (retried while the broker is down)."""
         delay = 0.1
         while self.vapid is None:
             try:
-                self.vapid = await load_key(self.coordination, self.settings.push_key_file,
-                                            self.settings.push_contact)
+                await self._load_key()
             except BrokerUnavailableError as exc:
                 log.warning("push: cannot load the VAPID key yet (%s); retrying", exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
-        sender = PushSender(self.outbound, self.services, self.vapid, self.store, self.metrics)
-        for feed in self.feeds:
-            fanout = PushFanout(feed, self.broker, self.coordination, self.store, sender,
-                                self.holder)
-            self.readers.append(fanout)
+        for fanout in self.fanouts:
             self._spawn(fanout.run(), fanout.name)
 
     async def aclose(self) -> None:
