@@ -27,7 +27,7 @@ Responder = Callable[[Request], Answer]
 class Receiver:
     """``ThreadingHTTPServer`` on 127.0.0.1; ``respond`` decides each answer (default 201)."""
 
-    def __init__(self, respond: Responder | None = None) -> None:
+    def __init__(self, respond: Responder | None = None, port: int = 0) -> None:
         self.respond: Responder = respond or (lambda request: (201, {}))
         self.requests: list[Request] = []
         self.lock = threading.Lock()
@@ -55,7 +55,7 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port: int = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

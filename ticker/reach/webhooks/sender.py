@@ -12,21 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-
-import httpx
 
 from ticker.brokers.base import Broker
 from ticker.brokers.coordination import Coordination
 from ticker.config import WebhookConfig
-from ticker.outbound.client import Answer, Outbound
-from ticker.outbound.rules import OriginList, Refused, origin_of
+from ticker.outbound.client import Outbound
 from ticker.reach.backoff import retry_delay
 from ticker.reach.events import encode, public_event
 from ticker.reach.metrics import ReachMetrics
 from ticker.reach.reader import DurableReader, Event
-from ticker.reach.settings import webhook_name, webhook_secret
-from ticker.reach.webhooks.signing import headers
+from ticker.reach.webhooks.endpoint import Endpoint
 
 log = logging.getLogger("ticker.webhooks")
 FIRST_DELAY = 0.5
@@ -43,14 +38,11 @@ class WebhookSender(DurableReader):
     def __init__(self, hook: WebhookConfig, broker: Broker, coordination: Coordination,
                  outbound: Outbound, metrics: ReachMetrics, holder: str, *,
                  lease_ttl: float = 10.0, poll: float = 0.25) -> None:
-        self.endpoint = webhook_name(hook)
+        self.target = Endpoint(hook, outbound)
+        self.endpoint = self.target.name
         super().__init__(f"webhook:{self.endpoint}", list(hook.feeds), broker, coordination,
                          holder, lease_ttl=lease_ttl, poll=poll)
-        self.url = hook.url
-        self.key = webhook_secret(hook.secret)
         self.events = None if hook.events is None else frozenset(hook.events)
-        self.outbound = outbound
-        self.origins = OriginList([str(origin_of(hook.url))])  # this URL's origin only
         self.metrics = metrics
         self.parked = False
 
@@ -67,7 +59,7 @@ class WebhookSender(DurableReader):
         attempt = 0
         while True:
             attempt += 1
-            answer, outcome = await self.attempt(msg_id, body)
+            answer, outcome = await self.target.attempt(msg_id, body)
             self.metrics.webhook_deliveries.labels(self.endpoint, outcome).inc()
             if outcome == "delivered":
                 if self.parked:
@@ -83,24 +75,3 @@ class WebhookSender(DurableReader):
             self.metrics.webhook_retries.labels(self.endpoint).inc()
             await asyncio.sleep(retry_delay(attempt, FIRST_DELAY, MAX_DELAY,
                                               answer.headers if answer else None))
-
-    async def attempt(self, msg_id: str, body: bytes) -> tuple[Answer | None, str]:
-        """One signed POST; the answer (if any) and the outcome label."""
-        try:
-            answer = await self.outbound.post(
-                self.url, self.origins, body, headers(self.key, msg_id, int(time.time()), body))
-        except Refused as exc:
-            log.warning("webhook %s: %s", self.endpoint, exc)
-            return None, "refused"
-        except httpx.HTTPError as exc:
-            log.info("webhook %s: %s: %s", self.endpoint, type(exc).__name__, exc)
-            return None, "network"
-        if 200 <= answer.status < 300:
-            return answer, "delivered"
-        log.info("webhook %s: answered %d", self.endpoint, answer.status)
-        return answer, "failed"
-
-    async def ping(self) -> tuple[Answer | None, str]:
-        """One signed ``{"type": "ping"}`` (``ticker webhooks test``), no retries."""
-        body = encode({"type": "ping", "endpoint": self.endpoint, "feeds": self.feeds})
-        return await self.attempt(f"ping_{int(time.time() * 1000)}", body)
