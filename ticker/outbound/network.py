@@ -124,15 +124,29 @@ def _bounded(timeout: float | None) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
+@contextlib.contextmanager
+def _deadline_errors() -> Iterator[None]:
+    """A timeout cut short by the overall deadline is the deadline's refusal."""
+    try:
+        yield
+    except (httpcore.ReadTimeout, httpcore.WriteTimeout):
+        end = _deadline.get()
+        if end is not None and time.monotonic() >= end - 0.01:
+            raise Refused("deadline", "the overall deadline passed") from None
+        raise
+
+
 class _DeadlineStream(httpcore.NetworkStream):
     def __init__(self, inner: httpcore.NetworkStream) -> None:
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _bounded(timeout))
+        with _deadline_errors():
+            return self._inner.read(max_bytes, _bounded(timeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _bounded(timeout))
+        with _deadline_errors():
+            self._inner.write(buffer, _bounded(timeout))
 
     def close(self) -> None:
         self._inner.close()
