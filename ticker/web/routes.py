@@ -30,6 +30,7 @@ def build_routes() -> list[BaseRoute]:
         Route("/readyz", ops.readyz, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
         Route("/api/v1/push/key", push_api.public_key, methods=["GET"]),
+        Route("/push-sw.js", push_api.service_worker, methods=["GET"]),
         Route("/api/v1/push/subscriptions", push_api.subscribe, methods=["POST"]),
         Route("/api/v1/push/subscriptions", push_api.unsubscribe, methods=["DELETE"]),
         *page_routes(),

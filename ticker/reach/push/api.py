@@ -15,6 +15,7 @@ from ticker.reach.push.subscriptions import ENDPOINT_MAX, decode_subscription
 from ticker.reach.service import Reach
 from ticker.web.api import runtime_of
 from ticker.web.body import read_json_body
+from ticker.web.pages import serve
 
 _json = msgspec.json.Decoder()
 
@@ -32,6 +33,12 @@ async def _body(request: Request) -> object:
         return _json.decode(raw)
     except msgspec.DecodeError as exc:
         raise MalformedJSON(str(exc)) from None
+
+
+async def service_worker(request: Request) -> Response:
+    """``/push-sw.js`` from the root, so its scope covers the reader and embed pages."""
+    return serve(request, "push-sw.js", {"Cache-Control": "no-cache",
+                                         "Service-Worker-Allowed": "/"})
 
 
 async def public_key(request: Request) -> Response:
