@@ -101,6 +101,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     push_subscriptions_max: int = 1_000_000  # per feed; past it, subscribing answers 503
     outbound_allow: list[str] = []  # private networks outbound requests may reach
     webhooks: list[WebhookConfig] = []
+    webhook_park_after: int = 10  # failed attempts in a row before an endpoint is parked
 
     @property
     def embedded(self) -> bool:

@@ -261,3 +261,28 @@ def test_a_push_service_name_that_resolves_to_loopback_is_refused(service: Recei
         response = httpx.post(f"{server.url}/api/v1/push/subscriptions", json=body)
         assert response.status_code == 422, response.text
         assert "not a public address" in response.json()["errors"][0]["message"]
+
+
+def test_429_and_5xx_are_retried_with_backoff_and_bounded() -> None:
+    answers: dict[str, list[int]] = {}
+
+    def respond(request: Request) -> tuple[int, dict[str, str]]:
+        script = answers.get(request.path, [])
+        status = script.pop(0) if script else 201
+        return status, ({"retry-after": "1"} if status == 429 else {})
+
+    with Receiver(respond) as service, running("memory", **push_env(service)) as server:
+        busy, broken = Browser(service, "busy"), Browser(service, "broken")
+        answers[busy.path] = [429, 503]
+        answers[broken.path] = [500] * 10
+        busy.subscribe(server, feed="en")
+        broken.subscribe(server, feed="en")
+        item = publish(server, text="Flash through a busy service", urgency=1)
+        service.wait_for(lambda seen: len(busy.received()) == 3 and len(broken.received()) == 4)
+        assert [m["item"]["id"] for m in busy.messages()] == [item["id"]] * 3
+        metrics = httpx.get(f"{server.url}/metrics").text
+        assert 'ticker_push_sent_total{feed="en"} 1.0' in metrics
+        assert 'ticker_push_failed_total{feed="en",reason="server"} 1.0' in metrics
+        second = publish(server, text="Next flash", urgency=1)  # broken is still subscribed
+        service.wait_for(lambda seen: len(broken.received()) == 5)
+        assert broken.messages()[-1]["item"]["id"] == second["id"]

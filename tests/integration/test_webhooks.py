@@ -55,9 +55,9 @@ class Partner:
         self.receiver.close()
 
 
-def config_file(tmp_path: Path, port: int, **more: str) -> Path:
+def config_file(tmp_path: Path, port: int, top: str = "") -> Path:
     path = tmp_path / f"ticker-{uuid.uuid4().hex[:6]}.toml"
-    path.write_text(f"""
+    path.write_text(f"""{top}
 [[webhooks]]
 name = "partner"
 url = "http://127.0.0.1:{port}/hook"
@@ -209,6 +209,37 @@ def test_another_node_takes_the_endpoint_over_when_the_holder_dies(
     finally:
         for node in nodes:
             node.stop()
+
+
+def metric(server: Server, line: str) -> bool:
+    return line in httpx.get(f"{server.url}/metrics").text.splitlines()
+
+
+def test_an_endpoint_is_parked_and_resumes_when_it_answers(tmp_path: Path) -> None:
+    down = True
+
+    class Flaky(Partner):
+        def respond(self, request: Request) -> tuple[int, dict[str, str]]:
+            return (503, {}) if down else super().respond(request)
+
+    partner = Flaky()
+    config = config_file(tmp_path, partner.port, top="webhook_park_after = 2")
+    server = Server(free_port(), {**server_env("memory"), **hook_env(config)},
+                    log_level="info").start()
+    try:
+        item = publish(server, "Into the void")
+        parked = 'ticker_webhook_parked{endpoint="partner"} '
+        partner.receiver.wait_for(lambda _: metric(server, parked + "1.0"))
+        assert "webhook partner: parked after 2 failed attempts" in server.logs()
+        assert metric(server, 'ticker_webhook_lag_events{endpoint="partner"} 1.0')
+        down = False
+        got = wait_delivered(partner, 1)
+        assert got[0]["item"]["id"] == item["id"]
+        partner.receiver.wait_for(lambda _: metric(server, parked + "0.0"))
+        assert "webhook partner: answering again; resumed" in server.logs()
+    finally:
+        server.stop()
+        partner.close()
 
 
 def test_webhooks_test_sends_a_signed_ping(partner: Partner, tmp_path: Path) -> None:

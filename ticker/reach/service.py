@@ -55,7 +55,9 @@ class Reach:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.vapid: Vapid | None = None
         self.webhooks = [WebhookSender(hook, broker, self.coordination, self.outbound,
-                                       self.metrics, self.holder) for hook in settings.webhooks]
+                                       self.metrics, self.holder,
+                                       park_after=settings.webhook_park_after)
+                         for hook in settings.webhooks]
         self.fanouts: list[PushFanout] = []  # made once the key is loaded
         self.readers: list[DurableReader] = list(self.webhooks)
         self._tasks: set[asyncio.Task[None]] = set()

@@ -49,6 +49,8 @@ def check_reach(settings: Settings) -> None:
             parse_network(network)
         except ValueError as exc:
             raise ConfigError(f"TICKER_OUTBOUND_ALLOW: {exc}") from None
+    if settings.webhook_park_after < 1:
+        raise ConfigError("webhook_park_after: must be at least 1")
     names: set[str] = set()
     for number, hook in enumerate(settings.webhooks, start=1):
         where = f"webhooks[{number}]"

@@ -2,7 +2,7 @@
 
 In log order per feed, at least once: an event is retried (exponential backoff with jitter, at
 most ``MAX_DELAY`` seconds apart, ``Retry-After`` honoured up to that) until a ``2xx``, and the
-position moves only after it. After ``PARK_AFTER`` failed attempts in a row the endpoint is
+position moves only after it. After ``park_after`` failed attempts in a row the endpoint is
 *parked*: a log line, ``ticker_webhook_parked{endpoint} 1``, and attempts go on every
 ``MAX_DELAY`` seconds; the first ``2xx`` resumes it (another log line, the gauge back to 0).
 A redirect is a failure, never followed.
@@ -26,7 +26,6 @@ from ticker.reach.webhooks.endpoint import Endpoint
 log = logging.getLogger("ticker.webhooks")
 FIRST_DELAY = 0.5
 MAX_DELAY = 30.0
-PARK_AFTER = 10  # failed attempts in a row (about 3 minutes of retries)
 
 
 def message_id(feed: str, cursor: str) -> str:
@@ -37,13 +36,14 @@ def message_id(feed: str, cursor: str) -> str:
 class WebhookSender(DurableReader):
     def __init__(self, hook: WebhookConfig, broker: Broker, coordination: Coordination,
                  outbound: Outbound, metrics: ReachMetrics, holder: str, *,
-                 lease_ttl: float = 10.0, poll: float = 0.25) -> None:
+                 park_after: int = 10, lease_ttl: float = 10.0, poll: float = 0.25) -> None:
         self.target = Endpoint(hook, outbound)
         self.endpoint = self.target.name
         super().__init__(f"webhook:{self.endpoint}", list(hook.feeds), broker, coordination,
                          holder, lease_ttl=lease_ttl, poll=poll)
         self.events = None if hook.events is None else frozenset(hook.events)
         self.metrics = metrics
+        self.park_after = park_after  # failed attempts in a row (10: about 3 minutes)
         self.parked = False
 
     def lag_changed(self) -> None:
@@ -67,7 +67,7 @@ class WebhookSender(DurableReader):
                     self.metrics.webhook_parked.labels(self.endpoint).set(0)
                     log.warning("webhook %s: answering again; resumed", self.endpoint)
                 return
-            if attempt == PARK_AFTER and not self.parked:
+            if attempt >= self.park_after and not self.parked:
                 self.parked = True
                 self.metrics.webhook_parked.labels(self.endpoint).set(1)
                 log.error("webhook %s: parked after %d failed attempts (last: %s); trying every "
