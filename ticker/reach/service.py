@@ -62,7 +62,7 @@ class Reach:
         self.readers: list[DurableReader] = list(self.webhooks)
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def start(self, wait: float = 5.0) -> None:
+    async def start(self, wait: float = 2.0) -> None:
         """Load the push key and give every reader its first position, waiting at most
         ``wait`` seconds (a broker that does not answer: both go on in the background), then
         start the readers."""
@@ -111,12 +111,13 @@ class Reach:
             self._spawn(fanout.run(), fanout.name)
 
     async def aclose(self) -> None:
+        holding = [reader for reader in self.readers if reader.held]
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for reader in self.readers:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(reader.release(), 1.0)
+        with contextlib.suppress(Exception):  # a broker that does not answer: the TTL frees them
+            await asyncio.wait_for(asyncio.gather(*(r.release() for r in holding),
+                                                  return_exceptions=True), 1.0)
         await self.outbound.aclose()
         await self.coordination.aclose()
