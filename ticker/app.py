@@ -56,7 +56,7 @@ def build_runtime(settings: Settings) -> Runtime:
     return Runtime(settings=settings, broker=broker, hub=hub, fanout=fanout, relay=relay,
                    newsroom=Newsroom(broker, limiter), verifier=Verifier(settings.secret),
                    metrics=metrics, limiter=limiter,
-                   reach=Reach(settings, broker, metrics.registry))
+                   reach=Reach(settings, broker, metrics.registry, seen=hub.last_seq))
 
 
 def create_app(settings: Settings) -> Starlette:

@@ -8,6 +8,10 @@ one — only while it still holds the lease, so a node that lost it cannot move 
 
 A position whose epoch is gone (the log was lost) continues from the start of the new log; one
 that was trimmed away continues from the head, with a warning (those events cannot be had).
+The holder does not poll the broker: it reads a feed when this node's hub has dispatched an event
+past the reader's position (``seen``: an in-memory look, no Redis command), and otherwise once
+every ``SAFETY_READ`` seconds in case the hub missed something.
+
 A reader seen for the first time starts at the head as it was when its first node started
 (``begin``, called before the node reports ready): it does not replay older history.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from typing import NamedTuple
 
 from ticker.brokers.base import Broker, BrokerUnavailableError
@@ -24,6 +29,10 @@ from ticker.brokers.coordination import Coordination
 from ticker.cursor import Cursor
 
 log = logging.getLogger("ticker.reach")
+SAFETY_READ = 10.0  # seconds between reads of a feed in which this node saw nothing new
+
+Seen = Callable[[str], tuple[str, int]]
+"""The epoch and last sequence this node has dispatched in a feed (``Hub.last_seq``)."""
 
 
 class LeaseLost(Exception):
@@ -40,8 +49,8 @@ class DurableReader:
     """Subclasses implement ``handle``; ``run`` until cancelled."""
 
     def __init__(self, name: str, feeds: list[str], broker: Broker, coordination: Coordination,
-                 holder: str, *, lease_ttl: float = 10.0, poll: float = 0.25,
-                 batch: int = 100) -> None:
+                 holder: str, *, seen: Seen | None = None, lease_ttl: float = 10.0,
+                 poll: float = 0.25, batch: int = 100) -> None:
         self.name = name
         self.feeds = feeds
         self.broker = broker
@@ -50,6 +59,8 @@ class DurableReader:
         self.lease_ttl = lease_ttl
         self.poll = poll
         self.batch = batch
+        self.seen = seen  # None: read the broker every ``poll`` seconds
+        self._next_read: dict[str, float] = {}  # feed → loop time of its next safety read
         self.held = False  # whether this node holds the lease right now
         self.positions: dict[str, Cursor] = {}
         self.lag: dict[str, int] = {}  # events behind the head, per feed (as of the last read)
@@ -60,7 +71,13 @@ class DurableReader:
     def lag_changed(self) -> None:
         """Called after every read; subclasses publish ``self.lag``."""
 
+    def stopped_holding(self) -> None:
+        """Called when this node stops delivering (lease lost, error, shutdown)."""
+
     async def run(self) -> None:
+        """Hold the lease and deliver whenever this node can; never ends by itself. A failure
+        (the broker unreachable, an event that cannot be handled) is logged and retried after a
+        backoff from the stored position: nothing is skipped."""
         delay = 0.1
         while True:
             try:
@@ -70,10 +87,14 @@ class DurableReader:
                     continue
             except BrokerUnavailableError as exc:
                 log.warning("%s: broker unavailable (%s); retrying", self.name, exc)
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-                delay = min(delay * 2, 5.0)
+            except Exception:
+                log.exception("%s: delivery failed; retrying from the stored position",
+                              self.name)
+            else:
+                await asyncio.sleep(self.lease_ttl / 3 * random.uniform(0.8, 1.0))
                 continue
-            await asyncio.sleep(self.lease_ttl / 3 * random.uniform(0.8, 1.0))
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, 5.0)
 
     async def _hold(self) -> None:
         """Deliver while renewing the lease; return when it is lost."""
@@ -95,6 +116,9 @@ class DurableReader:
             self.held = False
             work.cancel()
             await asyncio.gather(work, return_exceptions=True)
+            self.lag = {}
+            self.lag_changed()
+            self.stopped_holding()
 
     async def release(self) -> None:
         """Give the lease up now (at shutdown), so another node takes over at once."""
@@ -110,9 +134,24 @@ class DurableReader:
         while True:
             moved = False
             for feed in self.feeds:
-                moved = await self._step(feed) or moved
+                if self._due(feed):
+                    moved = await self._step(feed) or moved
             if not moved:
                 await asyncio.sleep(self.poll)
+
+    def _due(self, feed: str) -> bool:
+        """Whether to read ``feed`` now: this node dispatched past the position, or the
+        safety interval passed."""
+        now = asyncio.get_running_loop().time()
+        if self.seen is None or now >= self._next_read.get(feed, 0.0):
+            self._next_read[feed] = now + SAFETY_READ
+            return True
+        try:
+            epoch, seq = self.seen(feed)
+        except KeyError:
+            return True
+        at = self.positions[feed]
+        return epoch != at.epoch or seq > at.seq
 
     async def begin(self) -> None:
         """Give the reader its first position (the head) in each feed that has none."""

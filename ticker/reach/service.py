@@ -30,7 +30,7 @@ from ticker.reach.push.fanout import PushFanout
 from ticker.reach.push.sender import PushSender
 from ticker.reach.push.subscriptions import SubscriptionStore
 from ticker.reach.push.vapid import Vapid, load_key
-from ticker.reach.reader import DurableReader
+from ticker.reach.reader import DurableReader, Seen
 from ticker.reach.settings import webhook_name
 from ticker.reach.webhooks.sender import WebhookSender
 
@@ -40,10 +40,13 @@ CONCURRENCY = 64  # outbound connections at once, per node
 
 class Reach:
     def __init__(self, settings: Settings, broker: Broker, registry: CollectorRegistry,
-                 coordination: Coordination | None = None,
+                 seen: Seen | None = None, coordination: Coordination | None = None,
                  resolver: AsyncResolver | None = None) -> None:
+        """``seen``: what this node's hub has dispatched (``Hub.last_seq``), so the readers
+        read the broker only when there is something new."""
         self.settings = settings
         self.broker = broker
+        self.seen = seen
         self.coordination = coordination or open_coordination(settings)
         self.outbound = Outbound(AddressRules(settings.outbound_allow), concurrency=CONCURRENCY,
                                  resolver=resolver)
@@ -55,7 +58,7 @@ class Reach:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.vapid: Vapid | None = None
         self.webhooks = [WebhookSender(hook, broker, self.coordination, self.outbound,
-                                       self.metrics, self.holder,
+                                       self.metrics, self.holder, seen=seen,
                                        park_after=settings.webhook_park_after)
                          for hook in settings.webhooks]
         self.fanouts: list[PushFanout] = []  # made once the key is loaded
@@ -84,7 +87,7 @@ class Reach:
                                     self.settings.push_contact)
         sender = PushSender(self.outbound, self.services, self.vapid, self.store, self.metrics)
         self.fanouts = [PushFanout(feed, self.broker, self.coordination, self.store, sender,
-                                   self.holder) for feed in self.feeds]
+                                   self.holder, seen=self.seen) for feed in self.feeds]
         self.readers.extend(self.fanouts)
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:

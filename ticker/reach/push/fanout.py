@@ -35,7 +35,7 @@ from ticker.reach.events import encode, public_event
 from ticker.reach.push.crypto import PLAINTEXT_MAX
 from ticker.reach.push.sender import Message, PushSender
 from ticker.reach.push.subscriptions import SubscriptionStore
-from ticker.reach.reader import DurableReader, Event
+from ticker.reach.reader import DurableReader, Event, Seen
 
 log = logging.getLogger("ticker.push")
 CLAIM_SECONDS = 7 * 24 * 3600
@@ -53,8 +53,9 @@ class Pushed(msgspec.Struct, frozen=True):
 class PushFanout(DurableReader):
     def __init__(self, feed: str, broker: Broker, coordination: Coordination,
                  store: SubscriptionStore, sender: PushSender, holder: str, *,
-                 inflight: int = 1000, lease_ttl: float = 10.0, poll: float = 0.25) -> None:
-        super().__init__(f"push:{feed}", [feed], broker, coordination, holder,
+                 seen: Seen | None = None, inflight: int = 1000, lease_ttl: float = 10.0,
+                 poll: float = 0.25) -> None:
+        super().__init__(f"push:{feed}", [feed], broker, coordination, holder, seen=seen,
                          lease_ttl=lease_ttl, poll=poll)
         self.feed = feed
         self.store = store

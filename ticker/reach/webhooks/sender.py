@@ -20,7 +20,7 @@ from ticker.outbound.client import Outbound
 from ticker.reach.backoff import retry_delay
 from ticker.reach.events import encode, public_event
 from ticker.reach.metrics import ReachMetrics
-from ticker.reach.reader import DurableReader, Event
+from ticker.reach.reader import DurableReader, Event, Seen
 from ticker.reach.webhooks.endpoint import Endpoint
 
 log = logging.getLogger("ticker.webhooks")
@@ -36,11 +36,12 @@ def message_id(feed: str, cursor: str) -> str:
 class WebhookSender(DurableReader):
     def __init__(self, hook: WebhookConfig, broker: Broker, coordination: Coordination,
                  outbound: Outbound, metrics: ReachMetrics, holder: str, *,
-                 park_after: int = 10, lease_ttl: float = 10.0, poll: float = 0.25) -> None:
+                 seen: Seen | None = None, park_after: int = 10, lease_ttl: float = 10.0,
+                 poll: float = 0.25) -> None:
         self.target = Endpoint(hook, outbound)
         self.endpoint = self.target.name
         super().__init__(f"webhook:{self.endpoint}", list(hook.feeds), broker, coordination,
-                         holder, lease_ttl=lease_ttl, poll=poll)
+                         holder, seen=seen, lease_ttl=lease_ttl, poll=poll)
         self.events = None if hook.events is None else frozenset(hook.events)
         self.metrics = metrics
         self.park_after = park_after  # failed attempts in a row (10: about 3 minutes)
@@ -48,6 +49,11 @@ class WebhookSender(DurableReader):
 
     def lag_changed(self) -> None:
         self.metrics.webhook_lag.labels(self.endpoint).set(sum(self.lag.values()))
+
+    def stopped_holding(self) -> None:
+        """Another node (or none) delivers now: this node reports neither lag nor parking."""
+        self.parked = False
+        self.metrics.webhook_parked.labels(self.endpoint).set(0)
 
     async def handle(self, event: Event) -> None:
         payload = public_event(event.data)
