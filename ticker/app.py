@@ -22,6 +22,7 @@ from ticker.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from ticker.reach.service import Reach
 from ticker.relay import Relay
 from ticker.runtime import Runtime
+from ticker.session import Sessions
 from ticker.transports.fanout import Fanout
 from ticker.web.middleware import middleware
 from ticker.web.problems import HANDLERS
@@ -44,8 +45,11 @@ def build_runtime(settings: Settings) -> Runtime:
         limiter = MemoryRateLimiter(count, period)
     else:
         limiter = RedisRateLimiter(settings.broker_url, settings.redis_prefix, count, period)
-    metrics = Metrics()
-    relay = Relay(broker, hub, fanout, [f.id for f in settings.feeds], metrics)
+    feeds = [f.id for f in settings.feeds]
+    metrics = Metrics(feeds)  # every per-feed series at 0 from start-up
+    relay = Relay(broker, hub, fanout, feeds, metrics)
+    sessions = Sessions(settings, hub, relay.recover, fanout.schedule, metrics)
+    fanout.on_tick.append(sessions.tick)
     metrics.bind({
         "deliveries": lambda: fanout.deliveries,
         "writes": lambda: fanout.writes,
@@ -55,7 +59,7 @@ def build_runtime(settings: Settings) -> Runtime:
     })
     return Runtime(settings=settings, broker=broker, hub=hub, fanout=fanout, relay=relay,
                    newsroom=Newsroom(broker, limiter), verifier=Verifier(settings.secret),
-                   metrics=metrics, limiter=limiter,
+                   metrics=metrics, limiter=limiter, sessions=sessions,
                    reach=Reach(settings, broker, metrics.registry, seen=hub.last_seq))
 
 

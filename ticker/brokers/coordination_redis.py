@@ -19,9 +19,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 from ticker.brokers.base import BrokerUnavailableError
-from ticker.brokers.redis import _unavailable
 from ticker.brokers.redis_keys import check_prefix
-from ticker.brokers.redis_url import command_client
+from ticker.brokers.redis_url import command_client, unavailable
 
 _LEASE_LUA = """
 local holder = redis.call('GET', KEYS[1])
@@ -77,36 +76,36 @@ class RedisCoordination:
         await self._redis.aclose()
 
     async def position(self, reader: str, feed: str) -> str | None:
-        with _unavailable("position"):
+        with unavailable("position"):
             value = await self._redis.get(self._position_key(reader, feed))
         return None if value is None else _text(value)
 
     async def begin(self, reader: str, feed: str, cursor: str) -> None:
-        with _unavailable("begin"):
+        with unavailable("begin"):
             await self._redis.set(self._position_key(reader, feed), cursor, nx=True)
 
     async def advance(self, reader: str, holder: str, feed: str, cursor: str) -> bool:
         keys = [self._lease_key(reader), self._position_key(reader, feed)]
-        with _unavailable("advance"):
+        with unavailable("advance"):
             return bool(await self._advance(keys=keys, args=[holder, cursor]))
 
     async def lease(self, reader: str, holder: str, ttl: float) -> bool:
-        with _unavailable("lease"):
+        with unavailable("lease"):
             return bool(await self._lease(keys=[self._lease_key(reader)],
                                           args=[holder, max(1, int(ttl * 1000))]))
 
     async def release(self, reader: str, holder: str) -> None:
-        with _unavailable("release"):
+        with unavailable("release"):
             await self._release(keys=[self._lease_key(reader)], args=[holder])
 
     async def claim(self, key: str, ttl: float) -> bool:
-        with _unavailable("claim"):
+        with unavailable("claim"):
             return bool(await self._redis.set(f"{self._prefix}claim:{key}", b"1", nx=True,
                                               px=max(1, int(ttl * 1000))))
 
     async def shared_secret(self, name: str, make: Callable[[], bytes]) -> bytes:
         key = f"{self._prefix}secret:{name}"
-        with _unavailable("shared secret"):
+        with unavailable("shared secret"):
             value = await self._redis.get(key)
             if value is None:
                 await self._redis.set(key, make(), nx=True)
@@ -116,22 +115,22 @@ class RedisCoordination:
         return _bytes(value)
 
     async def put(self, table: str, key: str, value: bytes) -> None:
-        with _unavailable("put"):
+        with unavailable("put"):
             await self._redis.hset(f"{self._prefix}table:{table}", key, value)
 
     async def delete(self, table: str, key: str) -> bool:
-        with _unavailable("delete"):
+        with unavailable("delete"):
             return bool(await self._redis.hdel(f"{self._prefix}table:{table}", key))
 
     async def count(self, table: str) -> int:
-        with _unavailable("count"):
+        with unavailable("count"):
             return int(await self._redis.hlen(f"{self._prefix}table:{table}"))
 
     async def scan(self, table: str, batch: int = 500) -> AsyncIterator[list[tuple[str, bytes]]]:
         name = f"{self._prefix}table:{table}"
         cursor = 0
         while True:
-            with _unavailable("scan"):
+            with unavailable("scan"):
                 cursor, found = await self._redis.hscan(name, cursor, count=batch)
             records: dict[bytes, bytes] = found  # type: ignore[assignment]  # a dict here
             if records:
@@ -140,11 +139,11 @@ class RedisCoordination:
                 return
 
     async def remember(self, key: str, value: bytes, ttl: float) -> None:
-        with _unavailable("remember"):
+        with unavailable("remember"):
             await self._redis.set(f"{self._prefix}memo:{key}", value,
                                   px=max(1, int(ttl * 1000)))
 
     async def recall(self, key: str) -> bytes | None:
-        with _unavailable("recall"):
+        with unavailable("recall"):
             value = await self._redis.get(f"{self._prefix}memo:{key}")
         return None if value is None else _bytes(value)

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ticker.brokers.base import BrokerUnavailableError
-from ticker.errors import BrokerUnavailable, InvalidInput, MalformedJSON
+from ticker.errors import InvalidInput, MalformedJSON
 from ticker.model import FieldError
 from ticker.outbound.rules import Refused
 from ticker.reach.push.subscriptions import ENDPOINT_MAX, decode_subscription
@@ -23,7 +23,7 @@ _json = msgspec.json.Decoder()
 def _reach(request: Request) -> Reach:
     reach: Reach | None = runtime_of(request).reach
     if reach is None:
-        raise BrokerUnavailable("push is not running on this node")
+        raise BrokerUnavailableError("push is not running on this node")
     return reach
 
 
@@ -44,7 +44,7 @@ async def service_worker(request: Request) -> Response:
 async def public_key(request: Request) -> Response:
     reach = _reach(request)
     if reach.vapid is None:
-        raise BrokerUnavailable("the push key is not loaded yet")
+        raise BrokerUnavailableError("the push key is not loaded from the broker yet")
     return JSONResponse({"public_key": reach.vapid.public_key},
                         headers={"Cache-Control": "public, max-age=300"})
 
@@ -57,13 +57,10 @@ async def subscribe(request: Request) -> Response:
     except Refused as exc:
         raise InvalidInput([FieldError(path="$.subscription.endpoint",
                                        message=f"cannot be reached: {exc}")]) from None
-    try:
-        if await reach.store.count(sub.feed) >= reach.settings.push_subscriptions_max:
-            raise BrokerUnavailable("this feed has as many push subscriptions as it may have",
-                                    retry_after=3600)
-        await reach.store.add(sub)
-    except BrokerUnavailableError:
-        raise BrokerUnavailable("broker unavailable") from None
+    if await reach.store.count(sub.feed) >= reach.settings.push_subscriptions_max:
+        raise BrokerUnavailableError(f"push subscriptions of {sub.feed} are full "
+                                     f"(push_subscriptions_max)")
+    await reach.store.add(sub)
     return JSONResponse({"feed": sub.feed, "endpoint": sub.endpoint,
                          "max_urgency": sub.max_urgency, "categories": sub.categories,
                          "regions": sub.regions}, status_code=201)
@@ -76,9 +73,6 @@ async def unsubscribe(request: Request) -> Response:
     if not isinstance(endpoint, str) or not endpoint or len(endpoint) > ENDPOINT_MAX:
         raise InvalidInput([FieldError(path="$.endpoint",
                                        message="required: the subscription's endpoint URL")])
-    try:
-        for feed in reach.feeds:
-            await reach.store.remove(feed, endpoint)
-    except BrokerUnavailableError:
-        raise BrokerUnavailable("broker unavailable") from None
+    for feed in reach.feeds:
+        await reach.store.remove(feed, endpoint)
     return Response(status_code=204)
