@@ -1,7 +1,8 @@
 """Two distributions: the server (``ticker``) and the publishers (``ticker-publishers``, import
 name ``ticker_publishers``). A client installs neither the server nor its dependencies; the
 server does not install feedparser; the publishers ship the server's wire types as
-``ticker_publishers.wire`` (a link to ``ticker/model`` in the source tree)."""
+``ticker_publishers.wire`` and its guard for outbound requests as ``ticker_publishers.outbound``
+(links to ``ticker/model`` and ``ticker/outbound`` in the source tree)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ def test_the_publishers_import_without_the_server_installed() -> None:
         "sys.meta_path.insert(0, Refuse())\n"
         "import ticker_publishers, ticker_publishers.cli, ticker_publishers.bridge\n"
         "from ticker_publishers.wire import Item, PinEvent, Snapshot\n"
+        "from ticker_publishers.outbound.sync import guarded_client\n"
         "print('ok')\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
@@ -72,8 +74,10 @@ def test_the_wheel_carries_the_wire_files(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("ticker_publishers-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-        for source in (ROOT / "ticker" / "model").glob("*.py"):
-            packed = f"ticker_publishers/wire/{source.name}"
+        shipped = [(f, f"ticker_publishers/{name}/{f.name}")
+                   for name, folder in (("wire", "model"), ("outbound", "outbound"))
+                   for f in (ROOT / "ticker" / folder).glob("*.py")]
+        for source, packed in shipped:
             assert packed in names, packed
             assert archive.read(packed) == source.read_bytes()
         assert "ticker_publishers/py.typed" in names
