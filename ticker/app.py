@@ -18,8 +18,10 @@ from ticker.config import Settings, load_settings
 from ticker.hub import Hub
 from ticker.metrics import Metrics
 from ticker.newsroom import Newsroom
+from ticker.presence import bind_gauge, open_presence
 from ticker.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from ticker.relay import Relay
+from ticker.revocation import open_deny_list
 from ticker.runtime import Runtime
 from ticker.transports.fanout import Fanout
 from ticker.web.middleware import middleware
@@ -52,9 +54,15 @@ def build_runtime(settings: Settings) -> Runtime:
         "gap_events": lambda: relay.gaps_filled,
         "reconnects": lambda: float(getattr(broker, "reconnects", 0)),
     })
-    return Runtime(settings=settings, broker=broker, hub=hub, fanout=fanout, relay=relay,
-                   newsroom=Newsroom(broker, limiter), verifier=Verifier(settings.secret),
-                   metrics=metrics, limiter=limiter)
+    deny_list = open_deny_list(settings.broker_url, settings.redis_prefix)
+    runtime = Runtime(settings=settings, broker=broker, hub=hub, fanout=fanout, relay=relay,
+                      newsroom=Newsroom(broker, limiter),
+                      verifier=Verifier(settings.secret, deny_list.is_revoked),
+                      metrics=metrics, limiter=limiter, deny_list=deny_list)
+    runtime.presence = open_presence(settings.broker_url, settings.redis_prefix,
+                                     runtime.local_readers)
+    bind_gauge(metrics.registry, [f.id for f in settings.feeds], runtime.local_readers)
+    return runtime
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -62,16 +70,22 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Runtime]]:
+        await runtime.deny_list.start()
         await runtime.relay.start()
         runtime.fanout.start()
+        if runtime.presence is not None:
+            await runtime.presence.start()
         log.info("ticker ready: %d feeds on %s", len(settings.feeds),
                  settings.broker_url.split("://")[0] + "://")
         try:
             yield {"ticker": runtime}
         finally:
+            if runtime.presence is not None:
+                await runtime.presence.aclose()
             await runtime.fanout.stop()
             await runtime.relay.aclose()
             await runtime.limiter.aclose()
+            await runtime.deny_list.aclose()
 
     app = Starlette(routes=build_routes(), lifespan=lifespan, exception_handlers=HANDLERS,
                     middleware=middleware(settings))

@@ -13,8 +13,10 @@ from ticker.errors import NotFound
 from ticker.hub import Hub
 from ticker.metrics import Metrics
 from ticker.newsroom import Newsroom
+from ticker.presence import Presence
 from ticker.ratelimit import RateLimiter
 from ticker.relay import Relay
+from ticker.revocation import DenyList, MemoryDenyList
 from ticker.transports.fanout import Fanout
 
 
@@ -32,6 +34,16 @@ class Runtime:
     sse_streams: set[Any] = field(default_factory=set)  # open SSE streams (to end on drain)
     per_address: Counter[str] = field(default_factory=Counter)  # open connections per client IP
     draining: bool = False  # shutdown has begun
+    deny_list: DenyList = field(default_factory=MemoryDenyList)  # revoked tokens (jti)
+    presence: Presence | None = None  # readers per feed across nodes (None: not counted)
+
+    def local_readers(self) -> dict[str, int]:
+        """This node's subscribers per feed (the hub's own bookkeeping; no I/O)."""
+        return {feed: len(subs) for feed, subs in self.hub.subscribers.items()}
+
+    def readers(self) -> dict[str, int]:
+        """Readers per feed across every live node."""
+        return self.local_readers() if self.presence is None else self.presence.totals()
 
     def feed(self, name: str) -> FeedConfig:
         """The configured feed ``name``, or ``404``."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from ticker.transports import sse
-from ticker.web import api, ops
+from ticker.web import api, ops, tokens
 from ticker.web.openapi import openapi_json
 from ticker.web.pages import page_routes
 from ticker.web.syndication import atom_feed, json_feed
@@ -22,6 +22,7 @@ def build_routes() -> list[BaseRoute]:
         Route(f"{FEED}/items/{{item_id}}", api.correct, methods=["PATCH"]),
         Route(f"{FEED}/items/{{item_id}}", api.retract, methods=["DELETE"]),
         Route(f"{FEED}/events", sse.events, methods=["GET"]),
+        Route("/api/v1/tokens/revoke", tokens.revoke_token, methods=["POST"]),
         Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
         Route("/feeds/{feed}.atom", atom_feed, methods=["GET"]),
         Route("/feeds/{feed}.json", json_feed, methods=["GET"]),
