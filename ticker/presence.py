@@ -170,4 +170,8 @@ def bind_gauge(registry: CollectorRegistry, feeds: list[str], local: LocalCounts
     gauge = Gauge("ticker_readers", "Readers subscribed to the feed on this node", ["feed"],
                   registry=registry)
     for feed in feeds:
-        gauge.labels(feed).set_function(lambda feed=feed: float(local().get(feed, 0)))
+        gauge.labels(feed).set_function(_reader(local, feed))
+
+
+def _reader(local: LocalCounts, feed: str) -> Callable[[], float]:
+    return lambda: float(local().get(feed, 0))
