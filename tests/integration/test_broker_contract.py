@@ -39,7 +39,7 @@ from ticker.brokers.redis_keys import feed_keys
 from ticker.codec import event_decoder, item_decoder
 from ticker.cursor import Cursor
 from ticker.model import Item, ItemDraft, ItemEvent, RetractEvent, UpdateEvent
-from ticker.stamp import event_json, rfc3339, stamp_new, stamp_updated
+from ticker.stamp import item_event, retract_event, rfc3339, stamp_new, stamp_updated
 
 # The fixtures live beside this module (tests/integration/conftest.py belongs to the server
 # tests); binding them here makes pytest find them.
@@ -116,7 +116,7 @@ async def test_item_and_event_layout_match_stamp(make_broker: BrokerFactory) -> 
     cursor = f"{published.epoch}:{published.seq}"
     assert Cursor.parse(cursor) == (published.epoch, published.seq)
     [entry] = (await broker.read("en", published.epoch, 0, 10)).entries
-    assert entry.data == event_json("item", cursor, "en", item.id, published.item)
+    assert entry.data == item_event("item", cursor, published.item)
     event = event_decoder.decode(entry.data)
     assert isinstance(event, ItemEvent) and event.cursor == cursor and event.item == item
 
@@ -129,15 +129,14 @@ async def test_item_and_event_layout_match_stamp(make_broker: BrokerFactory) -> 
     assert (new.id, new.published_at, new.version) == (item.id, item.published_at, 2)
     assert ms_of(new.updated_at) >= ms
     [entry] = (await broker.read("en", published.epoch, 1, 10)).entries
-    assert entry.data == event_json("update", f"{updated.epoch}:2", "en", item.id, updated.item)
+    assert entry.data == item_event("update", f"{updated.epoch}:2", updated.item)
     assert isinstance(event_decoder.decode(entry.data), UpdateEvent)
 
     body = changed(updated.item, status="canceled", version=3)
     retracted = await broker.publish("en", Change("retract", body, item.id, 2))
     assert retracted.status == "published" and retracted.item is not None
     [entry] = (await broker.read("en", published.epoch, 2, 10)).entries
-    assert entry.data == event_json("retract", f"{retracted.epoch}:3", "en", item.id,
-                                    retracted.item)
+    assert entry.data == retract_event(f"{retracted.epoch}:3", "en", item.id, "retracted")
     event = event_decoder.decode(entry.data)
     assert isinstance(event, RetractEvent) and (event.feed, event.id) == ("en", item.id)
 

@@ -1,7 +1,14 @@
 """The wire types: the single source of truth for what ticker sends and accepts."""
 
-from ticker.model.bodies import PatchBody, PublishBody
-from ticker.model.events import Event, ItemEvent, RetractEvent, UpdateEvent
+from ticker.model.bodies import PatchBody, PinBody, PublishBody
+from ticker.model.events import (
+    Event,
+    ItemEvent,
+    PinEvent,
+    RetractEvent,
+    RetractReason,
+    UpdateEvent,
+)
 from ticker.model.feeds import FeedInfo
 from ticker.model.frames import (
     ClientFrame,
@@ -14,10 +21,21 @@ from ticker.model.frames import (
     Unsubscribe,
     Unsubscribed,
 )
-from ticker.model.item import Item, ItemDraft, Status
+from ticker.model.item import (
+    DESK_STATUSES,
+    OFF_AIR_STATUSES,
+    PUBLIC_STATUSES,
+    Item,
+    ItemDraft,
+    Status,
+    Tombstone,
+)
 from ticker.model.problem import FieldError, Problem
 
 __all__ = [
+    "DESK_STATUSES",
+    "OFF_AIR_STATUSES",
+    "PUBLIC_STATUSES",
     "ClientFrame",
     "ErrorFrame",
     "Event",
@@ -28,14 +46,18 @@ __all__ = [
     "ItemDraft",
     "ItemEvent",
     "PatchBody",
+    "PinBody",
+    "PinEvent",
     "Ping",
     "Problem",
     "PublishBody",
     "RetractEvent",
+    "RetractReason",
     "Snapshot",
     "Status",
     "Subscribe",
     "Subscribed",
+    "Tombstone",
     "Unsubscribe",
     "Unsubscribed",
     "UpdateEvent",

@@ -157,7 +157,7 @@ async def _event_time(runtime: Runtime, feed: str, data: bytes) -> str | None:
         if retracted is None:
             return None
         return codec.item_decoder.decode(retracted).updated_at
-    return event.item.updated_at
+    return event.item.updated_at if event.item is not None else None
 
 
 def _links(request: Request, feed: FeedConfig) -> Links:
