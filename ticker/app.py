@@ -23,6 +23,7 @@ from ticker.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from ticker.relay import Relay
 from ticker.revocation import open_deny_list
 from ticker.runtime import Runtime
+from ticker.scheduler import Scheduler
 from ticker.transports.fanout import Fanout
 from ticker.web.middleware import middleware
 from ticker.web.problems import HANDLERS
@@ -54,11 +55,13 @@ def build_runtime(settings: Settings) -> Runtime:
         "gap_events": lambda: relay.gaps_filled,
         "reconnects": lambda: float(getattr(broker, "reconnects", 0)),
     })
+    scheduler = Scheduler(broker, [f.id for f in settings.feeds])
+    metrics.bind({"scheduled_fired": lambda: scheduler.fired})
     deny_list = open_deny_list(settings.broker_url, settings.redis_prefix)
     runtime = Runtime(settings=settings, broker=broker, hub=hub, fanout=fanout, relay=relay,
                       newsroom=Newsroom(broker, limiter),
                       verifier=Verifier(settings.secret, deny_list.is_revoked),
-                      metrics=metrics, limiter=limiter, deny_list=deny_list)
+                      metrics=metrics, limiter=limiter, scheduler=scheduler, deny_list=deny_list)
     runtime.presence = open_presence(settings.broker_url, settings.redis_prefix,
                                      runtime.local_readers)
     bind_gauge(metrics.registry, [f.id for f in settings.feeds], runtime.local_readers)
@@ -73,6 +76,7 @@ def create_app(settings: Settings) -> Starlette:
         await runtime.deny_list.start()
         await runtime.relay.start()
         runtime.fanout.start()
+        runtime.scheduler.start()  # after the relay: the broker is started
         if runtime.presence is not None:
             await runtime.presence.start()
         log.info("ticker ready: %d feeds on %s", len(settings.feeds),
@@ -82,6 +86,7 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             if runtime.presence is not None:
                 await runtime.presence.aclose()
+            await runtime.scheduler.aclose()
             await runtime.fanout.stop()
             await runtime.relay.aclose()
             await runtime.limiter.aclose()

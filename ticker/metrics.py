@@ -43,6 +43,8 @@ class Metrics:
         self.gap_events = Gauge("ticker_gap_events_filled",
                                 "Events dispatched from the log after a gap or a reconnect",
                                 registry=r)
+        self.scheduled_fired = Gauge("ticker_scheduled_transitions_fired",
+                                     "Embargoes and expiries this node fired", registry=r)
 
     def bind(self, sources: dict[str, Callable[[], float]]) -> None:
         """Gauges read from plain counters when scraped (nothing runs per delivery)."""

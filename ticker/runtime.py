@@ -17,6 +17,7 @@ from ticker.presence import Presence
 from ticker.ratelimit import RateLimiter
 from ticker.relay import Relay
 from ticker.revocation import DenyList, MemoryDenyList
+from ticker.scheduler import Scheduler
 from ticker.transports.fanout import Fanout
 
 
@@ -31,6 +32,7 @@ class Runtime:
     verifier: Verifier
     metrics: Metrics
     limiter: RateLimiter
+    scheduler: Scheduler
     sse_streams: set[Any] = field(default_factory=set)  # open SSE streams (to end on drain)
     per_address: Counter[str] = field(default_factory=Counter)  # open connections per client IP
     draining: bool = False  # shutdown has begun

@@ -93,6 +93,7 @@ class Hub:
         for data in head.items:
             item = codec.item_decoder.decode(data)
             state.add_item(item, data)
+        state.set_pinned(head.pinned)
         for entry in head.tail:
             state.ring.append(Prepared(entry.seq, entry.data))
         self.feeds[feed] = state

@@ -17,8 +17,9 @@ class Prepared:
         event = codec.event_decoder.decode(data)
         self.seq = seq  # position in the feed's log
         self.data = data  # the event JSON, as stamped by the broker
-        self.kind = event.__struct_config__.tag  # "item" | "update" | "retract"
+        self.kind = event.__struct_config__.tag  # "item" | "update" | "retract" | "pin"
         self.cursor = event.cursor
+        # the item, for "pin" the pinned one (None: unpinned)
         self.item: Item | None = None if isinstance(event, RetractEvent) else event.item
         self.retracted_id = event.id if isinstance(event, RetractEvent) else None
         self.ws = codec.ws_frame(data)  # complete WebSocket text frame
