@@ -65,7 +65,24 @@ def build_runtime(settings: Settings) -> Runtime:
     runtime.presence = open_presence(settings.broker_url, settings.redis_prefix,
                                      runtime.local_readers)
     bind_gauge(metrics.registry, [f.id for f in settings.feeds], runtime.local_readers)
+    _wire_desk(runtime)
     return runtime
+
+
+def _wire_desk(runtime: Runtime) -> None:
+    """The desk's notices reach this node's desk streams: from the embedded broker directly,
+    or from the feeds' desk channels on Redis."""
+    from ticker.brokers.memory import MemoryBroker
+    from ticker.brokers.redis_keys import feed_keys
+    from ticker.desk import DeskWire
+
+    settings = runtime.settings
+    if isinstance(runtime.broker, MemoryBroker):
+        runtime.broker.on_desk = runtime.desk.deliver
+        return
+    channels = {f.id: feed_keys(settings.redis_prefix, f.id).desk for f in settings.feeds}
+    runtime.desk_wire = DeskWire(settings.broker_url, channels, runtime.desk.deliver,
+                                 runtime.desk.resync)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -79,6 +96,8 @@ def create_app(settings: Settings) -> Starlette:
         runtime.scheduler.start()  # after the relay: the broker is started
         if runtime.presence is not None:
             await runtime.presence.start()
+        if runtime.desk_wire is not None:
+            await runtime.desk_wire.start()
         log.info("ticker ready: %d feeds on %s", len(settings.feeds),
                  settings.broker_url.split("://")[0] + "://")
         try:
@@ -86,6 +105,8 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             if runtime.presence is not None:
                 await runtime.presence.aclose()
+            if runtime.desk_wire is not None:
+                await runtime.desk_wire.aclose()
             await runtime.scheduler.aclose()
             await runtime.fanout.stop()
             await runtime.relay.aclose()

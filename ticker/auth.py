@@ -26,8 +26,10 @@ from ticker.errors import Forbidden, Unauthorized
 
 ALGORITHM = "HS256"
 MIN_SECRET_BYTES = 32
-Role = Literal["correspondent", "editor"]
-ROLES: tuple[Role, ...] = ("correspondent", "editor")
+Role = Literal["correspondent", "editor", "contributor"]
+ROLES: tuple[Role, ...] = ("correspondent", "editor", "contributor")
+"""``contributor``: its items wait for an editor's approval (``submitted``); it may change or
+withdraw them only while they wait."""
 _TTL = re.compile(r"^(\d+)([smhd])$")
 _TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _JTI = re.compile(r"^([0-9]{1,12})-[0-9a-f]{24}$")
@@ -141,9 +143,10 @@ def require_feed(claims: Claims, feed: str) -> None:
 
 
 def require_item_access(claims: Claims, author: str) -> None:
-    """Correspondents touch only their own items; editors touch any item in their feeds."""
+    """Correspondents and contributors touch only their own items; editors touch any item in
+    their feeds."""
     if claims.role != "editor" and claims.sub != author:
-        raise Forbidden("a correspondent may only change their own items")
+        raise Forbidden(f"a {claims.role} may only change their own items")
 
 
 def require_editor(claims: Claims, action: str) -> None:

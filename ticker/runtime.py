@@ -9,6 +9,7 @@ from typing import Any
 from ticker.auth import Verifier
 from ticker.brokers.base import Broker
 from ticker.config import FeedConfig, Settings
+from ticker.desk import DeskHub
 from ticker.errors import NotFound
 from ticker.hub import Hub
 from ticker.metrics import Metrics
@@ -38,6 +39,8 @@ class Runtime:
     draining: bool = False  # shutdown has begun
     deny_list: DenyList = field(default_factory=MemoryDenyList)  # revoked tokens (jti)
     presence: Presence | None = None  # readers per feed across nodes (None: not counted)
+    desk: DeskHub = field(default_factory=DeskHub)  # open desk streams (private notices)
+    desk_wire: Any = None  # Redis: the desk channels' listener (ticker.desk.DeskWire)
 
     def local_readers(self) -> dict[str, int]:
         """This node's subscribers per feed (the hub's own bookkeeping; no I/O)."""
