@@ -270,7 +270,7 @@ elseif kind == 'pin' then
   if redis.call('HGET', meta, 'pinned') ~= item_id then
     redis.call('HSET', meta, 'pinned', item_id)
     append('pin', ',"feed":"' .. feed .. '","id":"' .. item_id .. '","item":{"pinned":true,'
-      .. string.sub(item, 2) .. '}')
+      .. string.sub(item, 2))
   end
 elseif kind == 'unpin' then
   local pinned = redis.call('HGET', meta, 'pinned')
