@@ -33,6 +33,7 @@ withdraw them only while they wait."""
 _TTL = re.compile(r"^(\d+)([smhd])$")
 _TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _JTI = re.compile(r"^([0-9]{1,12})-[0-9a-f]{24}$")
+LATEST_EXP = 253402300799  # 9999-12-31T23:59:59Z: no token of ours expires later
 
 
 class Claims(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,6 +88,8 @@ def jti_expiry(jti: str) -> int:
     match = _JTI.match(jti)
     if match is None:
         raise ValueError("not a token id made by ticker (expected <expiry>-<24 hex digits>)")
+    if int(match.group(1)) > LATEST_EXP:
+        raise ValueError("the expiry this token id names is later than any token's")
     return int(match.group(1))
 
 
@@ -134,7 +137,7 @@ class Verifier:
         if not isinstance(jti, str) or not isinstance(exp, int):
             raise ValueError("the token has no jti claim: tokens made before revocation "
                              "existed cannot be revoked (rotate TICKER_SECRET to end them)")
-        return jti, exp
+        return jti, min(exp, LATEST_EXP)
 
 
 def require_feed(claims: Claims, feed: str) -> None:

@@ -150,7 +150,7 @@ async def test_revoke_endpoint(server: Server) -> None:
                                ({}, "$"), ({"jti": body["jti"], "token": kept}, "$"),
                                ({"token": auth.issue("k" * 40, sub="x", role="editor",
                                                      feeds=["en"], ttl=60)}, "$.token"),
-                               ({"jti": 5}, "$")):
+                               ({"jti": 5}, "$.jti"), ({"other": 1}, "$")):
             bad = await client.post(revoke, json=payload, headers=bearer(editor))
             assert bad.status_code == 422, (payload, bad.text)
             assert bad.json()["errors"][0]["path"] == field

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
+
+Jti = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,12}-[0-9a-f]{24}$",
+                                  description="A token id as ticker makes them: "
+                                              "`<expiry in Unix seconds>-<24 hex digits>`")]
 
 
 class RevokeBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Exactly one of ``token`` (the whole bearer token) or ``jti`` (its id)."""
 
     token: str | None = None
-    jti: str | None = None
+    jti: Jti | None = None
 
 
 class Revoked(msgspec.Struct, frozen=True, kw_only=True):

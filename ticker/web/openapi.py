@@ -38,6 +38,7 @@ from ticker.model import (
     Tombstone,
     UpdateEvent,
 )
+from ticker.web.openapi_people import PEOPLE_SCHEMA_TYPES, people_paths
 from ticker.web.syndication import JsonFeed
 
 Schema = dict[str, Any]
@@ -98,6 +99,7 @@ SCHEMA_TYPES: list[Any] = [
     Snapshot, FeedInfo, Problem, LatestItems, EventsSince, JsonFeed, Health, Ready,
     PinEvent, PinBody, PinState, Tombstone,
 ]
+SCHEMA_TYPES += PEOPLE_SCHEMA_TYPES  # the approval queue, history, desk stream, revocation
 
 
 # --- building blocks --------------------------------------------------------------------------
@@ -114,7 +116,10 @@ def _json(schema: Schema, media: str = JSON) -> Schema:
 PROBLEM_STATUSES: dict[int, tuple[str, str]] = {
     400: ("MalformedJSON", "The body is not valid JSON."),
     401: ("Unauthorized", "The bearer token is missing, malformed, badly signed or expired."),
-    403: ("Forbidden", "The token may not write to this feed, or (a correspondent) may not "
+    403: ("Forbidden", "The token may not write to this feed, its role may not do this (only "
+                       "editors hold, pin, approve, reject and revoke; a contributor changes "
+                       "its own items only while they are submitted), or (a correspondent) "
+                       "may not "
                        "change another author's item."),
     404: ("NotFound", "No such feed, or no such item in it."),
     409: ("Conflict", "The item's status does not allow this (see the transition table in "
@@ -294,7 +299,9 @@ def build_document(settings: Settings) -> Schema:
             "post": {
                 "operationId": "publishItem", "tags": ["items"],
                 "summary": "Publish an item",
-                "description": "A correspondent's or editor's token with this feed. Retry-safe "
+                "description": "A correspondent's, editor's or contributor's token with this "
+                               "feed; a contributor's item is `submitted` (`202`) and waits for "
+                               "an editor's approval, invisible to the public. Retry-safe "
                                "with `Idempotency-Key`: repeating a key (same token, within "
                                "24 h) returns the item it published with `200`. With "
                                "`embargoed_until` in the future the item is `scheduled` "
@@ -311,7 +318,8 @@ def build_document(settings: Settings) -> Schema:
                 "responses": {
                     "201": _item_ok("Published.", linked=True),
                     "202": _item_ok("Scheduled: `embargoed_until` is in the future; the item "
-                                    "(`status: scheduled`) goes live by itself then.",
+                                    "(`status: scheduled`) goes live by itself then. Or "
+                                    "submitted (a contributor's token): `status: submitted`.",
                                     linked=True),
                     "200": _item_ok("A repeated `Idempotency-Key`: the item it published; "
                                     "nothing new was published.", linked=True),
@@ -457,6 +465,7 @@ def build_document(settings: Settings) -> Schema:
                 **_problems(404, 422),
             },
         }},
+        **people_paths(feed, ITEM_ID, AUTH, _ref, _json, _problems, _item_ok),
         "/api/v1/openapi.json": {"get": {
             "operationId": "openapi", "tags": ["discovery"],
             "summary": "This document",
@@ -512,7 +521,7 @@ def build_document(settings: Settings) -> Schema:
             "license": {"name": "MIT", "identifier": "MIT"},
         },
         "tags": [{"name": n} for n in ("items", "feeds", "streaming", "syndication",
-                                       "discovery", "operations", "pages")],
+                                       "discovery", "operations", "pages", "desk", "tokens")],
         "paths": paths,
         "components": {
             "schemas": schemas,

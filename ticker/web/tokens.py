@@ -31,7 +31,9 @@ def _decode(data: bytes) -> RevokeBody:
     try:
         body = msgspec.convert(raw, RevokeBody)
     except msgspec.ValidationError as exc:
-        raise InvalidInput([FieldError(path="$", message=str(exc))]) from None
+        message, _, where = str(exc).partition(" - at `")
+        path = where.rstrip("`") if where else "$"
+        raise InvalidInput([FieldError(path=path, message=message)]) from None
     if (body.token is None) == (body.jti is None):
         raise InvalidInput([FieldError(path="$", message="give exactly one of token or jti")])
     return body
