@@ -11,7 +11,6 @@
     ticker-publish retract ID --feed en
     ticker-publish hold ID --feed en | release ID --feed en
     ticker-publish pin ID --feed en | unpin --feed en
-    ticker-publish queue --feed en
     ticker-publish tail FEED [--since CURSOR] [--count N] [--json] [filters]
 
 TIME is RFC 3339 with an offset (``2026-12-01T09:00:00Z``, ``…+02:00``) or a delay from now
@@ -187,7 +186,7 @@ def publish_parser() -> argparse.ArgumentParser:
         prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Publish a breaking item to ticker. Other commands: "
                     f"'{PROG} correct ID', '{PROG} retract ID', '{PROG} hold ID', "
-                    f"'{PROG} release ID', '{PROG} pin ID', '{PROG} unpin', '{PROG} queue', "
+                    f"'{PROG} release ID', '{PROG} pin ID', '{PROG} unpin', "
                     f"'{PROG} tail FEED' (each has --help).",
         epilog=EXIT_CODES,
     )
@@ -230,20 +229,12 @@ release_parser = _by_id("release", "Release a held item (editors): it comes back
 pin_parser = _by_id("pin", "Pin an item (editors): readers see it first, above the rest.")
 
 
-def _feed_only(command: str, description: str) -> Callable[[], argparse.ArgumentParser]:
-    def parser() -> argparse.ArgumentParser:
-        made = _Parser(prog=f"{PROG} {command}", epilog=EXIT_CODES,
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description=description)
-        _common(made)
-        return made
-
+def unpin_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=f"{PROG} unpin", epilog=EXIT_CODES,
+                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                     description="Unpin the feed's pinned item (editors).")
+    _common(parser)
     return parser
-
-
-unpin_parser = _feed_only("unpin", "Unpin the feed's pinned item (editors).")
-queue_parser = _feed_only("queue", "List the feed's scheduled and submitted items, oldest first, "
-                                   "with their notes.")
 
 
 def tail_parser() -> argparse.ArgumentParser:
@@ -274,7 +265,7 @@ def tail_parser() -> argparse.ArgumentParser:
 COMMANDS: dict[str, Callable[[], argparse.ArgumentParser]] = {
     "correct": correct_parser, "retract": retract_parser, "tail": tail_parser,
     "publish": publish_parser, "hold": hold_parser, "release": release_parser,
-    "pin": pin_parser, "unpin": unpin_parser, "queue": queue_parser,
+    "pin": pin_parser, "unpin": unpin_parser,
 }
 
 
@@ -473,20 +464,6 @@ def run_unpin(args: argparse.Namespace) -> int:
     return OK
 
 
-def run_queue(args: argparse.Namespace) -> int:
-    feed, token = _feed(args), _token()
-    with _client(args, token) as ticker:
-        items = ticker.queue(feed)
-    for item in items:
-        if args.json:
-            _out(_item_json(item))
-            continue
-        when = f" until {item.embargoed_until}" if item.embargoed_until else ""
-        note = f"  [note: {item.note}]" if item.note else ""
-        _out(f"{item.status}{when} {item.id} {item.text}{note}")
-    return OK
-
-
 def event_line(event: StreamEvent) -> str | None:
     """The human line for an event; ``None`` for the stream's control messages."""
     if isinstance(event, ItemEvent | UpdateEvent):
@@ -534,7 +511,6 @@ def run_tail(args: argparse.Namespace) -> int:
 RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "publish": run_publish, "correct": run_correct, "retract": run_retract, "tail": run_tail,
     "hold": run_hold, "release": run_release, "pin": run_pin, "unpin": run_unpin,
-    "queue": run_queue,
 }
 
 

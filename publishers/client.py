@@ -52,7 +52,6 @@ __all__ = [
     "AsyncTicker",
     "EventsPage",
     "Latest",
-    "Queue",
     "RetryPolicy",
     "StreamEvent",
     "Ticker",
@@ -95,12 +94,6 @@ class EventsPage(msgspec.Struct, frozen=True, kw_only=True):
     items: list[Item] = []
 
 
-class Queue(msgspec.Struct, frozen=True, kw_only=True):
-    """``GET …/queue``: the feed's ``submitted`` and ``scheduled`` items, oldest first."""
-
-    items: list[Item]
-
-
 class PinState(msgspec.Struct, frozen=True, kw_only=True):
     """``PUT``/``DELETE …/pin``: the feed and its pinned item (``None``: none)."""
 
@@ -121,7 +114,6 @@ def rfc3339(when: When) -> str:
 
 
 _item = codec.item_decoder
-_queue = msgspec.json.Decoder(Queue)
 _tombstone = msgspec.json.Decoder(Tombstone)
 _pin_state = msgspec.json.Decoder(PinState)
 _latest = msgspec.json.Decoder(Latest)
@@ -560,11 +552,6 @@ class Ticker(_Base):
         """Leave the feed without a pinned item (editors)."""
         self._run(self._pin(feed, None))
 
-    def queue(self, feed: str) -> list[Item]:
-        """The feed's ``scheduled`` and ``submitted`` items, oldest first, notes included."""
-        plan = self._plan(_Send("GET", _path(feed, "queue")), "read")
-        return _decode(_queue, self._run(plan)).items
-
     def item(self, feed: str, item_id: str) -> Item | Tombstone:
         """One item, retracted and held ones too. Without a token valid for the feed, a
         ``withheld`` or ``canceled`` item is a ``Tombstone`` (no text, source, url or note)."""
@@ -721,11 +708,6 @@ class AsyncTicker(_Base):
     async def unpin(self, feed: str) -> None:
         """Leave the feed without a pinned item (editors)."""
         await self._run(self._pin(feed, None))
-
-    async def queue(self, feed: str) -> list[Item]:
-        """The feed's ``scheduled`` and ``submitted`` items, oldest first, notes included."""
-        plan = self._plan(_Send("GET", _path(feed, "queue")), "read")
-        return _decode(_queue, await self._run(plan)).items
 
     async def item(self, feed: str, item_id: str) -> Item | Tombstone:
         """One item, retracted and held ones too. Without a token valid for the feed, a

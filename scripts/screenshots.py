@@ -176,6 +176,15 @@ def shoot(base: str, token: str, out: Path, chromium: str, pin: Callable[[], obj
         page.fill("#token", token)
         page.press("#token", "Tab")
         page.wait_for_selector("#recent li[data-id]")
+        # one item under embargo, so the desk shows its countdown
+        page.fill("#text", "Court finds the former minister guilty on all counts")
+        page.click("#timing summary")
+        page.fill("#embargoed_until", page.evaluate("""() => {
+            const d = new Date(Date.now() + 3600e3 + 5e3);
+            return new Date(d - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19); }"""))
+        page.fill("#note", "Embargo agreed with the court press office")
+        page.click("#publish")
+        page.wait_for_selector("#queue li[data-id]")
         page.fill("#text", "Explosion heard near the port; no word yet on casualties")
         page.fill("#source", "Our correspondent in Beirut")
         page.select_option("#urgency", "2")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from publishers.client import AsyncTicker, Ticker, rfc3339
-from publishers.errors import Conflict, Forbidden, InvalidInput
+from publishers.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tests.integration.publishers_helpers import LossyProxy
 from tests.integration.test_publishers import (
     FAST,
@@ -78,19 +78,20 @@ async def test_events_yield_holds_releases_and_pins_typed(server: Server) -> Non
     assert isinstance(unpin, PinEvent) and unpin.id is None
 
 
-def test_client_schedules_expires_and_reads_the_queue(server: Server) -> None:
+def test_client_schedules_expires_and_reads_by_id(server: Server) -> None:
     with Ticker(server.url, token()) as desk, Ticker(server.url) as anonymous:
         later = desk.publish("en", "Verdict: the court finds the minister guilty",
                              embargoed_until=soon(3600), note="embargo agreed with the court")
         assert later.status == "scheduled" and later.embargoed_until is not None
-        queued = desk.queue("en")
-        assert [i.id for i in queued] == [later.id]
-        assert queued[0].note == "embargo agreed with the court"
+        waiting = desk.item("en", later.id)  # a token for the feed reads it, note included
+        assert isinstance(waiting, Item) and waiting.note == "embargo agreed with the court"
+        with pytest.raises(NotFound):
+            anonymous.item("en", later.id)  # a desk-only item does not exist for the public
         moved = desk.correct("en", later.id, embargoed_until=soon(7200), note=None)
         assert moved.status == "scheduled" and moved.note is None
         assert moved.embargoed_until != later.embargoed_until
         killed = desk.retract("en", later.id)  # a kill of a scheduled item: it never goes live
-        assert killed.status == "canceled" and desk.queue("en") == []
+        assert killed.status == "canceled"
 
         short = desk.publish("en", "Road closed for the convoy", expires=soon(3600))
         assert short.expires is not None
@@ -162,7 +163,7 @@ def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("broker", ["memory"])
-def test_cli_hold_release_pin_unpin_and_queue(server: Server) -> None:
+def test_cli_hold_release_pin_unpin_embargo_expires_note(server: Server) -> None:
     env = {**os.environ, "TICKER_URL": server.url, "TICKER_TOKEN": token(), "TICKER_FEED": "en"}
     item_id = run("Flash: blast at the port", "--note", "one source only", env=env).stdout.strip()
     assert run("hold", item_id, env=env).stdout == f"{item_id} withheld\n"
@@ -176,13 +177,17 @@ def test_cli_hold_release_pin_unpin_and_queue(server: Server) -> None:
                 "--note", "embargo 20:00", env=env)
     scheduled_id = later.stdout.strip()
     assert "scheduled: goes live at" in later.stderr
-    (line,) = run("queue", env=env).stdout.splitlines()
-    assert line.startswith("scheduled until ") and scheduled_id in line
-    assert line.endswith("[note: embargo 20:00]")
-    fixed = json.loads(run("correct", scheduled_id, "--embargo", "+3h", "--note", "", "--json",
+    with Ticker(server.url, token()) as desk:
+        scheduled = desk.item("en", scheduled_id)
+    assert isinstance(scheduled, Item) and scheduled.status == "scheduled"
+    assert scheduled.note == "embargo 20:00" and scheduled.expires is not None
+    assert datetime.fromisoformat(scheduled.expires) > soon(1.5 * 3600)
+    past_expiry = cli("correct", scheduled_id, "--embargo", "+3h", env=env)
+    assert past_expiry.returncode == 3 and "$.expires (--expires)" in past_expiry.stderr
+    fixed = json.loads(run("correct", scheduled_id, "--embargo", "+90m", "--note", "", "--json",
                            env=env).stdout)
     assert fixed["status"] == "scheduled" and "note" not in fixed
-    assert datetime.fromisoformat(fixed["embargoed_until"]) > soon(2.5 * 3600)
+    assert datetime.fromisoformat(fixed["embargoed_until"]) > soon(80 * 60)
 
     bad = cli("x", "--embargo", "next tuesday", env=env)
     assert bad.returncode == 2 and "--embargo" in bad.stderr

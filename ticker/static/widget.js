@@ -225,16 +225,10 @@ function mount(host) {
   const replace = (list, pinned) => {
     items.clear();
     order = [];
-    pin = null;
     wantPin = null;
-    const f = filter();
-    if (onAir(pinned) && match(pinned, f)) pin = pinned;
-    for (const it of list) {
-      if (onAir(it) && match(it, f) && !items.has(it.id) && it.id !== pin?.id) {
-        items.set(it.id, it);
-        order.splice(slotOf(it), 0, it.id);
-      }
-    }
+    const f = filter(), ok = (it) => onAir(it) && match(it, f);
+    pin = ok(pinned) ? pinned : null;
+    for (const it of list) if (ok(it) && !items.has(it.id) && it.id !== pin?.id) place(it);
     trim();
     render();
     emit("snapshot", { items: order.map((i) => items.get(i)), pinned: pin, cursor });
@@ -245,7 +239,7 @@ function mount(host) {
     if (pin?.id === it.id) { // a correction of the pinned item
       if (it.version < pin.version) return;
       pin = it;
-      showPin();
+      if (pinLi) fill(pinLi, it, true); // in place, as any correction
       return emit("update", { item: it });
     }
     const old = items.get(it.id);
@@ -256,29 +250,25 @@ function mount(host) {
       if (li) fill(li, it);
       return emit("update", { item: it });
     }
-    // new, released from a hold, or gone live from an embargo: in its place by time
-    if (!fresh || !match(it)) return;
-    if (!enlist(it)) return;
+    // new, released from a hold, or gone live at its embargo: in its place by time
+    if (!fresh || !match(it) || !enlist(it)) return;
     if (order[0] === it.id) live.textContent = `${name()}: ${it.source ? `${it.source}: ` : ""}${it.text}`;
     emit("item", { item: it });
   };
-  const enlist = (it) => { // adds `it` to the list and the view; false when the limit leaves it out
-    items.set(it.id, it);
-    order.splice(slotOf(it), 0, it.id);
+  const place = (it) => { items.set(it.id, it); order.splice(slotOf(it), 0, it.id); };
+  const enlist = (it) => { // into the list and the view; false when the limit leaves it out
+    place(it);
     trim();
-    if (!items.has(it.id)) return false;
-    added(it);
-    return true;
+    return items.has(it.id) && (added(it), true);
   };
-  const remove = (id) => {
-    if (pin?.id === id) { // held, killed or expired while pinned: it is no longer pinned either
-      pin = null;
-      showPin();
-      return emit("retract", { id });
-    }
-    if (!items.delete(id)) return;
+  const unlist = (id) => {
+    if (!items.delete(id)) return false;
     order = order.filter((i) => i !== id);
     drop(find(id));
+    return true;
+  };
+  const remove = (id) => { // held, killed or expired; the pinned item is then unpinned too
+    if (pin?.id === id) { pin = null; showPin(); } else if (!unlist(id)) return;
     emit("retract", { id });
   };
   const setPin = async (id, given) => {
@@ -288,21 +278,14 @@ function mount(host) {
     const next = id === null ? null : (given?.id === id && given) || items.get(id) || await fetchItem(id);
     if (wantPin !== id) return; // another pin, or a new snapshot, came meanwhile
     const old = pin;
-    if (items.delete(id)) {
-      order = order.filter((i) => i !== id);
-      drop(find(id));
-    }
+    unlist(id);
     pin = onAir(next) && match(next) ? next : null;
     if (old) enlist(old); // unpinned: back in the list, in its place by time
     showPin();
     emit("pin", { item: pin });
   };
-  const fetchItem = async (id) => {
-    try {
-      const r = await fetch(new URL(`api/v1/feeds/${encodeURIComponent(feed())}/items/${encodeURIComponent(id)}`, base()));
-      return r.ok ? await r.json() : null;
-    } catch { return null; }
-  };
+  const fetchItem = (id) => fetch(new URL(`api/v1/feeds/${encodeURIComponent(feed())}/items/${encodeURIComponent(id)}`,
+    base())).then((r) => (r.ok ? r.json() : null)).catch(() => null);
   const trim = () => {
     const max = Math.max(1, parseInt(a("limit"), 10) || 20);
     while (order.length > max) {
@@ -388,17 +371,15 @@ function mount(host) {
   };
   const fill = (li, it, pinned = li === pinLi) => {
     const flash = it.urgency <= 2, url = safeUrl(it.url), l = it.lang || lang();
-    li.className = [flash && "flash", pinned && "pinned"].filter(Boolean).join(" ");
-    li.setAttribute("part", ["item", flash && "flash", pinned && "pinned"].filter(Boolean).join(" "));
+    const marks = `${flash ? " flash" : ""}${pinned ? " pinned" : ""}`;
+    li.className = marks.trim();
+    li.setAttribute("part", `item${marks}`);
     li.dataset.version = it.version;
     li.lang = l;
     const body = el(url ? "a" : "span", "body", null, url && "link");
     if (url) Object.assign(body, { href: url, target: "_blank", rel: "noopener noreferrer" });
-    if (pinned) { // marked in the strip's language, and said first by a screen reader
-      const mark = el("span", "pin", t()[8], "pin");
-      mark.lang = lang();
-      body.append(mark);
-    }
+    // the mark, in the strip's language, is said first by a screen reader
+    if (pinned) body.append(Object.assign(el("span", "pin", t()[8], "pin"), { lang: lang() }));
     if (flash) body.append(el("span", "badge", t()[1], "badge"));
     // <bdi> isolates each run, so an English source inside Arabic text keeps its own direction
     if (it.source) body.append(el("bdi", "src", it.source, "source"), ": ");
