@@ -2,8 +2,9 @@
 shows up live (highlighted, the badge counting it), approving it puts it on the reader page's
 widget, the item's history is shown, and the feed's reader count is live.
 
-Set ``TICKER_SCREENSHOT_DIR=docs/images`` to refresh the documentation's screenshot of the queue
-(``desk-queue.png``); without it the screenshot goes to a temporary directory.
+The documentation's picture of the queue (docs/images/desk-queue.png) is taken by
+``scripts/screenshots.py``; the one taken here (``TICKER_SCREENSHOT_DIR``, default a temporary
+directory) shows the queue as this test left it.
 """
 
 from __future__ import annotations
