@@ -29,7 +29,8 @@ from typing import Protocol
 
 import msgspec
 from prometheus_client import CollectorRegistry, Gauge
-from redis import exceptions as rex
+
+from ticker.brokers.redis_url import UNAVAILABLE
 
 logger = logging.getLogger(__name__)
 LocalCounts = Callable[[], dict[str, int]]
@@ -87,9 +88,7 @@ end
 return others
 """
 
-_UNAVAILABLE: tuple[type[BaseException], ...] = (
-    rex.ConnectionError, rex.TimeoutError, rex.ReadOnlyError, rex.TryAgainError,
-    rex.ClusterDownError, rex.OutOfMemoryError, OSError)
+_UNAVAILABLE = UNAVAILABLE
 
 
 class RedisPresence:

@@ -14,7 +14,9 @@ Redis: one atomic script (``_REVOKE_LUA``) drops expired entries, adds the ``jti
 set (score: the token's expiry; the key itself expires with the last of them), bumps a generation
 counter and ``PUBLISH``es ``"<jti> <exp>"``. Every node
 
-- adds what arrives on that channel to its mirror at once (pub/sub: milliseconds), and
+- adds what arrives on that channel to its mirror at once (pub/sub: milliseconds; the
+  connection is followed by ``ticker.pubsub.ChannelFollower``, which reloads the list after
+  every reconnection), and
 - reads the generation every ``poll_interval`` (1 s) and reloads the whole list when it moved,
   after a start, and after any failure: pub/sub is at-most-once, so a notice lost to a dropped
   or half-open connection is made up within about a second.
@@ -38,9 +40,9 @@ import time
 from contextlib import suppress
 from typing import Literal, NamedTuple, Protocol
 
-from redis import exceptions as rex
-
 from ticker.brokers.base import BrokerUnavailableError
+from ticker.brokers.redis_url import UNAVAILABLE
+from ticker.pubsub import ChannelFollower
 
 logger = logging.getLogger(__name__)
 MAX_REVOKED = 100_000  # unexpired revocations the deny list holds at most
@@ -153,9 +155,7 @@ local gen = redis.call('GET', KEYS[2]) or '0'
 return {gen, redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'WITHSCORES')}
 """
 
-_UNAVAILABLE: tuple[type[BaseException], ...] = (
-    rex.ConnectionError, rex.TimeoutError, rex.ReadOnlyError, rex.TryAgainError,
-    rex.ClusterDownError, rex.OutOfMemoryError, OSError)
+_UNAVAILABLE = UNAVAILABLE
 
 
 class RedisDenyList:
@@ -177,6 +177,9 @@ class RedisDenyList:
         self.local = LocalDenyList()
         self._gen: bytes | None = None  # the generation the mirror was loaded at
         self._tasks: list[asyncio.Task[None]] = []
+        # notices as they come; after every (re)connection the whole list is read again
+        self._follower = ChannelFollower(url, [self.channel], self._apply, self.reload,
+                                         "revocations")
 
     def is_revoked(self, jti: str) -> bool:
         return jti in self.local
@@ -195,8 +198,8 @@ class RedisDenyList:
     async def start(self) -> None:
         with suppress(*_UNAVAILABLE):
             await self.reload()
-        self._tasks = [asyncio.create_task(self._listen(), name="ticker-revocations-listen"),
-                       asyncio.create_task(self._poll(), name="ticker-revocations-poll")]
+        await self._follower.start()
+        self._tasks = [asyncio.create_task(self._poll(), name="ticker-revocations-poll")]
 
     async def aclose(self) -> None:
         for task in self._tasks:
@@ -205,6 +208,7 @@ class RedisDenyList:
             with suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        await self._follower.aclose()
         await self._redis.aclose()
 
     async def reload(self) -> None:
@@ -233,35 +237,7 @@ class RedisDenyList:
                                    "%d entries this node has", exc, len(self.local.entries))
                 failing = True
 
-    async def _listen(self) -> None:
-        """Apply notices as they come; reconnect (and reload) after any failure."""
-        from redis.asyncio import Redis
-
-        from ticker.brokers.redis_url import no_retry, server_url
-
-        delay = 0.1
-        while True:
-            client = Redis.from_url(server_url(self._url), retry=no_retry(), socket_timeout=None,
-                                    socket_connect_timeout=2.0, health_check_interval=0)
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self.channel)
-                await self.reload()  # what was revoked before the subscription took effect
-                delay = 0.1
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        self._apply(message["data"])
-            except Exception as exc:  # the listener outlives every failure; the poll covers gaps
-                logger.warning("revocations: pub/sub connection lost (%r); reconnecting", exc)
-            finally:
-                with suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
-                with suppress(Exception):
-                    await client.aclose()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-
-    def _apply(self, data: bytes) -> None:
+    def _apply(self, channel: str, data: bytes) -> None:
         try:
             jti, exp = data.decode().split(" ", 1)
             self.local.add(jti, int(exp))

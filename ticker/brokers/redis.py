@@ -65,7 +65,7 @@ from ticker.brokers.base import (
     PublishStatus,
 )
 from ticker.brokers.redis_keys import check_prefix, feed_keys
-from ticker.brokers.redis_url import command_client, no_retry
+from ticker.brokers.redis_url import UNAVAILABLE, command_client, no_retry
 
 logger = logging.getLogger(__name__)
 DRAIN_BATCH = 256  # pub/sub messages handled per wake-up at most, so HTTP is never starved
@@ -140,15 +140,7 @@ return {item, redis.call('HGET', KEYS[2], ARGV[1]), pinned}
 """
 
 # Failures that mean "Redis cannot do this right now"; the publish script wrote nothing then.
-_UNAVAILABLE: tuple[type[BaseException], ...] = (
-    rex.ConnectionError,  # includes BusyLoadingError and AuthenticationError
-    rex.TimeoutError,
-    rex.ReadOnlyError,  # a replica after failover
-    rex.OutOfMemoryError,  # maxmemory reached under noeviction: refused before any write
-    rex.TryAgainError,
-    rex.ClusterDownError,
-    OSError,  # includes the builtin TimeoutError
-)
+_UNAVAILABLE = UNAVAILABLE  # includes OSError (and so the builtin TimeoutError)
 
 _STATUSES = frozenset({"published", "duplicate", "mismatch", "conflict", "not_found", "canceled",
                        "illegal"})

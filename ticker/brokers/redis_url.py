@@ -10,9 +10,18 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+from redis import exceptions as rex
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    rex.ConnectionError, rex.TimeoutError, rex.ReadOnlyError, rex.TryAgainError,
+    rex.ClusterDownError, rex.OutOfMemoryError, OSError)
+"""What a command raises when Redis cannot do it right now: a connection error (including
+BusyLoadingError and AuthenticationError), a timeout, a replica after failover, maxmemory reached
+under noeviction (refused before any write), a cluster in flux, or the socket itself. A script
+that failed with one of these wrote nothing."""
 
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 SCHEMES = frozenset({"redis", "rediss", "unix", *CLUSTER_SCHEMES})
