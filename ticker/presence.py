@@ -31,6 +31,7 @@ import msgspec
 from prometheus_client import CollectorRegistry, Gauge
 
 from ticker.brokers.redis_url import UNAVAILABLE
+from ticker.pubsub import stop_task
 
 logger = logging.getLogger(__name__)
 LocalCounts = Callable[[], dict[str, int]]
@@ -135,11 +136,8 @@ class RedisPresence:
         self._task = asyncio.create_task(self._run(), name="ticker-presence")
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         with suppress(*_UNAVAILABLE):  # leave at once rather than after the TTL
             await self._report(keys=[self.key], args=[self.node, self._ttl_ms, ""])
         await self._redis.aclose()

@@ -21,6 +21,14 @@ PING_EVERY = 5.0  # seconds between PINGs
 SILENT_FOR = 15.0  # seconds without any message or PONG after which the follower reconnects
 
 
+async def stop_task(task: asyncio.Task[None] | None) -> None:
+    """Cancel a background task and wait until it has ended."""
+    if task is not None:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
 class ChannelFollower:
     def __init__(self, url: str, channels: list[str], on_message: Callable[[str, bytes], None],
                  on_connect: Callable[[], Awaitable[None]], name: str) -> None:
@@ -39,11 +47,8 @@ class ChannelFollower:
             await asyncio.wait_for(self.connected.wait(), wait)
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         from redis.asyncio import Redis

@@ -42,7 +42,7 @@ from typing import Literal, NamedTuple, Protocol
 
 from ticker.brokers.base import BrokerUnavailableError
 from ticker.brokers.redis_url import UNAVAILABLE
-from ticker.pubsub import ChannelFollower
+from ticker.pubsub import ChannelFollower, stop_task
 
 logger = logging.getLogger(__name__)
 MAX_REVOKED = 100_000  # unexpired revocations the deny list holds at most
@@ -176,7 +176,7 @@ class RedisDenyList:
         self._load = self._redis.register_script(_LOAD_LUA)
         self.local = LocalDenyList()
         self._gen: bytes | None = None  # the generation the mirror was loaded at
-        self._tasks: list[asyncio.Task[None]] = []
+        self._poller: asyncio.Task[None] | None = None
         # notices as they come; after every (re)connection the whole list is read again
         self._follower = ChannelFollower(url, [self.channel], self._apply, self.reload,
                                          "revocations")
@@ -199,15 +199,11 @@ class RedisDenyList:
         with suppress(*_UNAVAILABLE):
             await self.reload()
         await self._follower.start()
-        self._tasks = [asyncio.create_task(self._poll(), name="ticker-revocations-poll")]
+        self._poller = asyncio.create_task(self._poll(), name="ticker-revocations-poll")
 
     async def aclose(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        await stop_task(self._poller)
+        self._poller = None
         await self._follower.aclose()
         await self._redis.aclose()
 
