@@ -190,3 +190,21 @@ async def test_require_status_and_every_action_in_the_history(
         assert actions == ["published", "corrected", "pinned", "held", "retracted"]
     finally:
         await notices.aclose()
+
+
+async def test_history_reads_the_item_not_text_that_looks_like_its_fields(
+        make_broker: BrokerFactory) -> None:
+    broker, _, notices = await started(make_broker)
+    try:
+        text = 'a quote: "version":9, "status":"usable"'
+        sent = await broker.publish("en", Change(
+            "draft", draft(text, author="carla", status="submitted", source='"version":7'),
+            live=draft(text, author="carla"), by='carla "the stringer"'))
+        assert sent.item is not None
+        ident = item_decoder.decode(sent.item).id
+        assert history_of(await broker.history("en", ident)) == [
+            ("submitted", 'carla "the stringer"', 1)]
+        notice = await notices.take()
+        assert notice["item"]["text"] == text and notice["version"] == 1
+    finally:
+        await notices.aclose()

@@ -325,10 +325,12 @@ if item_id ~= '' and item then
   local ACTIONS = {item = 'published', update = 'corrected', note = 'corrected', hold = 'held',
     release = 'released', retract = 'retracted', pin = 'pinned', unpin = 'unpinned',
     golive = 'published', expire = 'expired', approve = 'approved', reject = 'rejected'}
-  local state = cjson.decode(item)
-  local action = kind == 'draft' and state.status or ACTIONS[kind]
+  -- the item's own top-level fields: inside its strings a quote is always escaped (\"), so
+  -- these patterns cannot match text that merely looks like them (no decode on the hot path)
+  local version = string.match(item, '"version":(%d+)')
+  local action = kind == 'draft' and string.match(item, '"status":"(%a+)"') or ACTIONS[kind]
   local entry = '{"action":"' .. action .. '","by":' .. cjson.encode(by ~= '' and by or 'scheduler')
-    .. ',"at":"' .. ts .. '","version":' .. string.format('%d', state.version) .. '}'
+    .. ',"at":"' .. ts .. '","version":' .. version .. '}'
   local past = redis.call('HGET', history_key, item_id)
   if past then
     redis.call('HSET', history_key, item_id, string.sub(past, 1, -2) .. ',' .. entry .. ']')
