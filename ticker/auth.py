@@ -30,7 +30,7 @@ Role = Literal["correspondent", "editor", "contributor"]
 ROLES: tuple[Role, ...] = ("correspondent", "editor", "contributor")
 """``contributor``: its items wait for an editor's approval (``submitted``); it may change or
 withdraw them only while they wait."""
-_TTL = re.compile(r"^(\d+)([smhd])$")
+_TTL = re.compile(r"([0-9]+)([smhd])")  # used with fullmatch
 _TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _JTI = re.compile(r"^([0-9]{1,12})-[0-9a-f]{24}$")
 LATEST_EXP = 253402300799  # 9999-12-31T23:59:59Z: no token of ours expires later
@@ -62,7 +62,7 @@ def generate_secret() -> str:
 
 def parse_ttl(text: str) -> int:
     """``30d`` → seconds; a number with ``s``, ``m``, ``h`` or ``d``."""
-    match = _TTL.match(text.strip())
+    match = _TTL.fullmatch(text.strip())
     if not match or int(match.group(1)) == 0:
         raise ValueError(f"--ttl {text!r}: expected a number with s, m, h or d (e.g. 30d)")
     return int(match.group(1)) * _TTL_UNITS[match.group(2)]

@@ -11,31 +11,16 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import msgspec
 
 from ticker import codec
 from ticker.auth import Claims, require_editor, require_feed, require_item_access
-from ticker.brokers.base import (
-    Broker,
-    BrokerUnavailableError,
-    Change,
-    Idempotency,
-    ItemRecord,
-    Kind,
-    PublishResult,
-)
+from ticker.brokers.base import Broker, Change, Idempotency, ItemRecord, Kind
 from ticker.brokers.transitions import ALLOWED
 from ticker.config import FeedConfig
-from ticker.errors import (
-    BrokerUnavailable,
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    RateLimited,
-)
+from ticker.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from ticker.model import DESK_STATUSES, FieldError, Item, ItemDraft, PatchBody, PublishBody
 from ticker.ratelimit import RateLimiter
 from ticker.stamp import ms_of, now_ms
@@ -122,19 +107,21 @@ class Newsroom:
             idem = Idempotency(scope=claims.sub, key=idempotency_key, fingerprint=fingerprint)
         # A retry of a publish that went through is answered before the rate limit is charged:
         # it publishes nothing, and a 429 would break the promise of getting the same item.
-        result = await self._recall(feed.id, idem) if idem is not None else None
+        result = await self._broker.recall(feed.id, idem) if idem is not None else None
         if result is None:
             await self._take_rate(claims.sub)
-            result = await self._call(feed.id, change, idem)
+            result = await self._broker.publish(feed.id, change, idem)
         if result.status == "mismatch":
             raise InvalidInput([FieldError(
                 path="header.Idempotency-Key",
                 message="this key was already used with a different body",
             )])
-        data = result.item or b""
+        if result.item is None:  # a duplicate whose item left the store (``item_retention``)
+            raise Conflict("the item this Idempotency-Key published is no longer kept; "
+                           "nothing new was published")
         if result.status == "published":
-            return self._outcome(data, body.note, False, True)
-        record = await self.record(feed.id, codec.item_decoder.decode(data).id)
+            return self._outcome(result.item, body.note, False, True)
+        record = await self.record(feed.id, codec.item_decoder.decode(result.item).id)
         return self._outcome(record.data, record.note, record.pinned, False)
 
     # -- changes to an item ----------------------------------------------------------------
@@ -199,7 +186,8 @@ class Newsroom:
         """No pinned item any more; the item that was pinned, if there was one."""
         require_feed(claims, feed.id)
         require_editor(claims, "unpin")
-        result = await self._call(feed.id, Change("unpin", by=claims.sub), None)
+        await self._take_rate(claims.sub)
+        result = await self._broker.publish(feed.id, Change("unpin", by=claims.sub))
         if result.item is None:
             return None
         record = await self.record(feed.id, codec.item_decoder.decode(result.item).id)
@@ -231,20 +219,14 @@ class Newsroom:
     async def queue(self, claims: Claims, feed: FeedConfig) -> list[bytes]:
         """The ``submitted`` and ``scheduled`` items, oldest first, with their notes."""
         require_feed(claims, feed.id)
-        try:
-            records = await self._broker.queue(feed.id)
-        except BrokerUnavailableError as exc:
-            raise BrokerUnavailable(str(exc)) from None
+        records = await self._broker.queue(feed.id)
         return [private_item(r.data, r.note, False) for r in records
                 if codec.item_decoder.decode(r.data).status in DESK_STATUSES]
 
     async def history(self, claims: Claims, feed: FeedConfig, item_id: str) -> bytes:
         """Every action on the item, oldest first (a JSON array); 404 for no such item."""
         require_feed(claims, feed.id)
-        try:
-            found = await self._broker.history(feed.id, item_id)
-        except BrokerUnavailableError as exc:
-            raise BrokerUnavailable(str(exc)) from None
+        found = await self._broker.history(feed.id, item_id)
         if found is None:
             await self.record(feed.id, item_id)  # 404, or an item older than histories
             return b"[]"
@@ -255,6 +237,7 @@ class Newsroom:
         """Read the item, check who may, build the change from it, make it; retry on a
         concurrent change (``conflict``)."""
         require_feed(claims, feed.id)
+        await self._take_rate(claims.sub)  # every change shares the publish rate
         for _ in range(MAX_CONFLICT_RETRIES):
             record = await self.record(feed.id, item_id)
             current = codec.item_decoder.decode(record.data)
@@ -265,7 +248,7 @@ class Newsroom:
             if claims.role == "contributor":  # (issue 13) only while it waits, atomically
                 require_submitted(current)
                 change = change._replace(require_status="submitted")
-            result = await self._call(feed.id, change, None)
+            result = await self._broker.publish(feed.id, change)
             if result.status == "published":
                 note = record.note if change.note is None else (change.note or None)
                 pinned = kind == "pin" or (record.pinned and kind not in _UNPINS)
@@ -296,10 +279,7 @@ class Newsroom:
 
     async def record(self, feed: str, item_id: str) -> ItemRecord:
         """An item with its note and pinned flag (for a token valid for the feed), or 404."""
-        try:
-            record = await self._broker.item_record(feed, item_id)
-        except BrokerUnavailableError as exc:
-            raise BrokerUnavailable(str(exc)) from None
+        record = await self._broker.item_record(feed, item_id)
         if record is None:
             raise NotFound(f"no item {item_id!r} in feed {feed!r}")
         return record
@@ -309,33 +289,15 @@ class Newsroom:
         return codec.item_decoder.decode(data)
 
     async def get_json(self, feed: str, item_id: str) -> bytes:
-        try:
-            data = await self._broker.get_item(feed, item_id)
-        except BrokerUnavailableError as exc:
-            raise BrokerUnavailable(str(exc)) from None
+        data = await self._broker.get_item(feed, item_id)
         if data is None:
             raise NotFound(f"no item {item_id!r} in feed {feed!r}")
         return data
 
-    # -- the broker --------------------------------------------------------------------------
-
-    async def _recall(self, feed: str, idem: Idempotency) -> Any:
-        try:
-            return await self._broker.recall(feed, idem)
-        except BrokerUnavailableError as exc:
-            raise BrokerUnavailable(f"nothing was published: {exc}") from None
+    # -- the rate ----------------------------------------------------------------------------
 
     async def _take_rate(self, subject: str) -> None:
-        try:
-            wait = await self._limiter.hit(subject)
-        except BrokerUnavailableError as exc:
-            raise BrokerUnavailable(f"nothing was published: {exc}") from None
+        wait = await self._limiter.hit(subject)
         if wait > 0:
             raise RateLimited(max(1, math.ceil(wait)),
-                              "too many items from this token; try again after Retry-After")
-
-    async def _call(self, feed: str, change: Change, idem: Idempotency | None) -> PublishResult:
-        try:
-            return await self._broker.publish(feed, change, idem)
-        except BrokerUnavailableError as exc:
-            raise BrokerUnavailable(f"nothing was published: {exc}") from None
+                              "too many changes from this token; try again after Retry-After")

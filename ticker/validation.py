@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,10 +36,12 @@ from ticker.stamp import ms_of, now_ms, rfc3339
 
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _INVISIBLE = frozenset("\u200b\u2060\u2061\u2062\u2063\u2064\ufeff\u180e")
-_LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$")
+# Patterns are used with ``fullmatch``: ``$`` would also match before a final newline.
+_LANG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}")
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")  # ASCII digits only: ``str.isdigit`` accepts "²"
 _RFC3339 = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$")
-_ITEM_ID = re.compile(r"^[0-9a-f]{1,64}$")
+    r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})")
+_ITEM_ID = re.compile(r"[0-9a-f]{1,64}")
 _json = msgspec.json.Decoder()
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -91,7 +93,7 @@ def clean_time(value: str | None) -> tuple[str | None, str | None]:
     """An RFC 3339 time with a zone → (UTC with milliseconds, None), or (None, reason)."""
     if value is None:
         return None, None
-    match = _RFC3339.match(value)
+    match = _RFC3339.fullmatch(value)
     if not match:
         return None, "must be an RFC 3339 time with a time zone, e.g. 2026-05-01T12:00:00Z"
     if int(match.group(1)[:4]) < 1970:
@@ -133,6 +135,8 @@ def _decode_object(body: bytes) -> dict[str, Any]:
         raw = _json.decode(body)
     except msgspec.DecodeError as exc:
         raise MalformedJSON(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:  # msgspec's guard against deep nesting; no body needs it
+        raise MalformedJSON("the body is nested too deeply") from None
     if not isinstance(raw, dict):
         raise InvalidInput([FieldError(path="$", message="must be a JSON object")])
     return raw
@@ -153,7 +157,7 @@ def _check_fields(col: _Collector, feed: FeedConfig, limits: Limits, *, partial:
         "regions": (list, lambda v: (v, None)),  # checked by _check_regions
         "url": (str | None, lambda v: (v, None) if v is None else
                 ((None, err) if (err := check_url(v, limits.url_max)) else (v, None))),
-        "lang": (str | None, lambda v: (v, None) if v is None or _LANG.match(v)
+        "lang": (str | None, lambda v: (v, None) if v is None or _LANG.fullmatch(v)
                  else (None, "must be a BCP 47 language tag such as 'en' or 'ar-LB'")),
         "embargoed_until": (str | None, clean_time),
         "expires": (str | None, clean_time),
@@ -263,11 +267,23 @@ def decode_pin(body: bytes) -> PinBody:
     ok, value = col.typed("id", str)
     if "id" not in col.raw:
         col.fail("$.id", "is required")
-    elif ok and not _ITEM_ID.match(value):
+    elif ok and not _ITEM_ID.fullmatch(value):
         col.fail("$.id", "must be an item id as the server assigned it")
     if col.errors:
         raise InvalidInput(col.errors)
     return PinBody(id=value)
+
+
+def query_int(params: Mapping[str, str], name: str, low: int, high: int) -> int | None:
+    """The whole number in query parameter ``name`` (``None`` when absent), from ``low`` to
+    ``high``; anything else is ``422`` naming ``query.<name>``."""
+    text = params.get(name)
+    if text is None:
+        return None
+    if not _WHOLE_NUMBER.fullmatch(text) or not low <= int(text) <= high:
+        raise InvalidInput([FieldError(path=f"query.{name}",
+                                       message=f"must be a whole number from {low} to {high}")])
+    return int(text)
 
 
 def check_filter(flt: Filter | None, feed: FeedConfig, path: str) -> list[FieldError]:

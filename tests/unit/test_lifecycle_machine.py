@@ -11,24 +11,31 @@ which state, what is on the air (in order of publication), what is pinned. After
   the model;
 - a public read by id of every item is what the contract says (item, tombstone, never a note).
 
-``expire`` is the step the scheduler's claim makes when an item's time has come.
+``expire`` is the step the scheduler's claim makes when an item's time has come. The machine
+runs on the embedded broker (live delivery, as a node gets it) and on Redis (every step's events
+read from the log after it, as a node repairing a gap gets them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import msgspec
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from tests.frames import parse_frames
+from tests.integration.broker_fixtures import SHARED_REDIS_URL
+from tests.servers import delete_prefix
 from ticker import codec
 from ticker.auth import Claims
 from ticker.brokers.base import Change
 from ticker.brokers.memory import MemoryBroker
+from ticker.brokers.redis import RedisBroker
 from ticker.config import default_feeds
 from ticker.errors import TickerError
 from ticker.hub import Hub, Outbox, Outcome
@@ -91,13 +98,20 @@ class Model(msgspec.Struct):
 
 
 class Lifecycle(RuleBasedStateMachine):
+    engine = "memory"
+
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
-        self.broker = MemoryBroker()
+        self.prefix = f"test:{uuid.uuid4().hex}:"
+        self.broker: MemoryBroker | RedisBroker
+        if self.engine == "memory":
+            self.broker = MemoryBroker()
+            self.run(self.broker.start(["en"], self._on_event, lambda: None))
+        else:
+            self.broker = RedisBroker(SHARED_REDIS_URL, prefix=self.prefix)
         self.newsroom = Newsroom(self.broker, MemoryRateLimiter(10**9, 60))
         self.hub = Hub(snapshot_size=SNAPSHOT, latest_max=100)
-        self.run(self.broker.start(["en"], self._on_event, lambda: None))
         self.hub.load("en", self.run(self.broker.head("en", 100, 100)))
         self.reader = LiveReader(self.hub)
         self.model: dict[str, Model] = {}
@@ -107,6 +121,8 @@ class Lifecycle(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.run(self.broker.aclose())
         self.loop.close()
+        if self.engine == "redis":
+            delete_prefix(SHARED_REDIS_URL, self.prefix)
 
     def run(self, coroutine: Any) -> Any:
         return self.loop.run_until_complete(coroutine)
@@ -118,6 +134,10 @@ class Lifecycle(RuleBasedStateMachine):
         """Let the broker's deliveries reach the hub, then the reader."""
         for _ in range(3):
             self.run(asyncio.sleep(0))
+        if self.engine == "redis":
+            epoch, seq = self.hub.last_seq("en")
+            for entry in self.run(self.broker.read("en", epoch, seq, 1000)).entries:
+                self._on_event("en", epoch, entry)
         for outbox in self.hub.take_ready():
             outbox.owner.write(outbox.take())
         self.reader.apply()
@@ -252,6 +272,16 @@ class Lifecycle(RuleBasedStateMachine):
 Lifecycle.TestCase.settings = settings(max_examples=100, stateful_step_count=30, deadline=None,
                                        suppress_health_check=[HealthCheck.too_slow])
 TestLifecycle = Lifecycle.TestCase
+
+
+class LifecycleOnRedis(Lifecycle):
+    engine = "redis"
+
+
+LifecycleOnRedis.TestCase.settings = settings(max_examples=25, stateful_step_count=25,
+                                              deadline=None,
+                                              suppress_health_check=[HealthCheck.too_slow])
+TestLifecycleOnRedis = pytest.mark.redis(LifecycleOnRedis.TestCase)
 
 
 def test_the_machine_is_not_vacuous() -> None:

@@ -14,7 +14,7 @@ import asyncio
 import bisect
 import heapq
 import secrets
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 
 import msgspec
@@ -53,6 +53,7 @@ class _Version(msgspec.Struct):
 
 
 _item_head = msgspec.json.Decoder(_Version)
+TRIM_BATCH = 8  # items past the retention window looked at per publish (as publish.lua)
 GOLIVE, EXPIRE = "golive:", "expire:"  # schedule entries: action prefix + item id
 
 
@@ -73,6 +74,7 @@ class _FeedLog:
         self.expired: set[str] = set()  # ids of expired items
         self.pinned: str | None = None  # the pinned item's id
         self.history: dict[str, bytes] = {}  # item id → its history (a JSON array)
+        self.touched: OrderedDict[str, int] = OrderedDict()  # item → seq of its last event
 
 
 class _Step:
@@ -102,9 +104,11 @@ class _Step:
 class MemoryBroker:
     """In-process engine: a bounded log per feed, delivered to this process's hub."""
 
-    def __init__(self, history: int = 1000, latest_max: int = 1000) -> None:
+    def __init__(self, history: int = 1000, latest_max: int = 1000,
+                 item_retention: int = 0) -> None:
         self._history = history
         self._latest_max = latest_max
+        self._item_retention = item_retention  # events an item outlives (0: forever)
         self._feeds: dict[str, _FeedLog] = {}
         self._on_event: OnEvent | None = None
         self._idem_checked = 1024  # idempotency records kept at the last purge (at least 1024)
@@ -248,6 +252,8 @@ class MemoryBroker:
                 log.notes.pop(ident, None)
         if ident and item is not None:
             self._record(feed, log, kind, ident, item, change.by, ms)
+        if ident:
+            self._trim_items(log, ident)
         self._notify(feed, log, step.entries)
         return PublishResult("published", log.epoch, log.seq, item)
 
@@ -270,6 +276,30 @@ class MemoryBroker:
 
     async def history(self, feed: str, item_id: str) -> bytes | None:
         return self._feed(feed).history.get(item_id)
+
+    def _trim_items(self, log: _FeedLog, touched: str) -> None:
+        """Item retention, as publish.lua step 9: an item stays while its last event is among
+        the last ``item_retention`` events or it is on the air; the pinned item or one in any
+        state but usable or canceled is kept and looked at again one window later."""
+        log.touched[touched] = log.seq
+        log.touched.move_to_end(touched)
+        if self._item_retention <= 0:
+            return
+        horizon = log.seq - self._item_retention
+        for _ in range(TRIM_BATCH):
+            ident, seq = next(iter(log.touched.items()))
+            if seq > horizon:
+                return
+            status = _item_head.decode(log.items[ident]).status
+            if ident in log.place or ident == log.pinned or status not in ("usable", "canceled"):
+                log.touched[ident] = log.seq
+                log.touched.move_to_end(ident)
+            else:
+                del log.touched[ident]
+                del log.items[ident]
+                log.notes.pop(ident, None)
+                log.history.pop(ident, None)  # (issue 13) the history lives as long as the item
+                log.expired.discard(ident)
 
     def _on_air(self, log: _FeedLog, ident: str, place: int) -> None:
         if ident in log.place:
@@ -342,7 +372,8 @@ class MemoryBroker:
             return None
         if seen[0] != idempotency.fingerprint:
             return PublishResult("mismatch", log.epoch, log.seq, None)
-        return PublishResult("duplicate", log.epoch, log.seq, log.items[seen[1]])
+        # item None: it left the store (item retention); the key still published it
+        return PublishResult("duplicate", log.epoch, log.seq, log.items.get(seen[1]))
 
     async def recall(self, feed: str, idempotency: Idempotency) -> PublishResult | None:
         return self._recall(self._feed(feed), idempotency)

@@ -40,20 +40,23 @@ does, in order:
      Cluster (sharded pub/sub, Redis 7: the message stays on the shard that owns the feed's
      slot). Taking the pinned item off the air appends a second event, the unpin.
   8. Record the idempotency result, with its TTL.
+  9. Item retention (trim_items below): drop items whose events left the retained window.
 
 Every check that can refuse the change (steps 4-5) comes before the first write that belongs to
 the change, and the writes themselves cannot fail on well-formed keys, so a refused or failed
 publish leaves nothing half-written. (Step 1 writes only the epoch, which any read would too;
 step 3's claim of an entry whose item was killed meanwhile is the dropping of a stale entry.)
 
-  9. (issue 13) Append the item's history entry {action, by, at, version} (ticker/history.py
-     builds the same strings) and PUBLISH the desk's notice of it on the feed's desk channel.
+  10. (issue 13) With the change (after step 7): append the item's history entry {action, by,
+     at, version} (ticker/history.py builds the same strings) and PUBLISH the desk's notice of it
+     on the feed's desk channel. Item retention (step 9) drops an item's history with it.
 
-KEYS: meta, log, items, latest, notes, drafts, due, expired, history[, idem]
+KEYS: meta, log, items, latest, notes, drafts, due, expired, retention, history[, idem]
 ARGV: kind, body, item_id, expected_version ("" = none), candidate_epoch, history, latest_max,
       channel, feed, fingerprint, ttl_seconds, notify ("PUBLISH" or "SPUBLISH"), live,
       embargo_ms, expires_ms, place_ms ("" = none), note ("" keep, "-" remove, "=text" set), by,
-      desk_channel, require_status ("" = any)
+      item_retention (events an item outlives; 0 = keep every item), desk_channel,
+      require_status ("" = any)
 Returns: {status, epoch, seq, item JSON or nil, next due ms or nil (kind "due")}; seq is the
 last sequence appended when "published", else the feed's last sequence.
 ]]
@@ -91,14 +94,14 @@ end
 
 local meta, log, items, latest = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local notes, drafts, due, expired = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local history_key, idem = KEYS[9], KEYS[10]
+local retention, history_key, idem = KEYS[9], KEYS[10], KEYS[11]
 local kind, body, item_id, expected = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local history, latest_max = tonumber(ARGV[6]), tonumber(ARGV[7])
 local channel, feed, fingerprint, ttl = ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11])
 local notify = ARGV[12] == 'SPUBLISH' and 'SPUBLISH' or 'PUBLISH'
 local live, embargo_ms, expires_ms, place_ms = ARGV[13], ARGV[14], ARGV[15], ARGV[16]
 local note, by = ARGV[17], ARGV[18] -- by: who (token sub; "" = the scheduler), for history
-local desk_channel, require_status = ARGV[19], ARGV[20]
+local desk_channel, require_status = ARGV[20], ARGV[21]
 
 -- ticker/brokers/transitions.py, restated: kind -> statuses that allow it
 local ALLOWED = {
@@ -320,7 +323,7 @@ if note ~= '' and item_id ~= '' then
     redis.call('HSET', notes, item_id, string.sub(note, 2))
   end
 end
--- 9. (issue 13) history and the desk's notice (ticker/history.py builds the same strings)
+-- 10. (issue 13) history and the desk's notice (ticker/history.py builds the same strings)
 if item_id ~= '' and item then
   local ACTIONS = {item = 'published', update = 'corrected', note = 'corrected', hold = 'held',
     release = 'released', retract = 'retracted', pin = 'pinned', unpin = 'unpinned',
@@ -351,5 +354,47 @@ if idem then
   redis.call('HSET', idem, 'f', fingerprint, 'i', item_id)
   redis.call('EXPIRE', idem, ttl)
 end
+
+--[[ BEGIN item retention ]]
+-- 9. An item stays readable while its last event is among the feed's last `kept` events, or
+-- while it is among the latest. `retention` scores every item id by the seq of its last event;
+-- each publish looks at up to TRIM_BATCH items past the window (one new item per publish, so
+-- the store keeps up). One on the air, the pinned one, or one in any state other than usable
+-- or canceled (withheld or a desk state) is kept and looked at again one window later. A
+-- dropped item takes its note and its expired mark with it.
+local TRIM_BATCH = 8
+local function trim_items(touched_id, touched_seq, kept)
+  redis.call('ZADD', retention, touched_seq, touched_id)
+  if kept <= 0 then
+    return
+  end
+  local old = redis.call('ZRANGEBYSCORE', retention, '-inf', touched_seq - kept,
+    'LIMIT', 0, TRIM_BATCH)
+  local pinned = redis.call('HGET', meta, 'pinned')
+  for i = 1, #old do
+    local id = old[i]
+    local keep = redis.call('ZSCORE', latest, id) ~= false or id == pinned
+    if not keep then
+      local stored = redis.call('HGET', items, id)
+      if stored then
+        local state = cjson.decode(stored)
+        keep = state.status ~= 'usable' and state.status ~= 'canceled'
+      end
+    end
+    if keep then
+      redis.call('ZADD', retention, touched_seq, id)
+    else
+      redis.call('ZREM', retention, id)
+      redis.call('HDEL', items, id)
+      redis.call('HDEL', notes, id)
+      redis.call('HDEL', history_key, id) -- (issue 13) the history lives as long as the item
+      redis.call('SREM', expired, id)
+    end
+  end
+end
+if item_id ~= '' then
+  trim_items(item_id, seq, tonumber(ARGV[19] or '0'))
+end
+--[[ END item retention ]]
 
 return {'published', epoch, seq, item, next_due}

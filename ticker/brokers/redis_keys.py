@@ -14,6 +14,7 @@ comes first (``ticker:`` by default) so several deployments, or tests, can share
     ticker:{en}:due             sorted set: "golive:<id>" / "expire:<id>", score = due ms
     ticker:{en}:expired         set: ids of expired items
     ticker:{en}:history         hash: item id -> its history, a JSON array (ticker/history.py)
+    ticker:{en}:retention       sorted set: item ids, score = seq of their last event (retention)
     ticker:{en}:idem:<sha256>   hash: f = fingerprint, i = item id; expires after the key's TTL
     ticker:{en}:events          pub/sub channel: ``<epoch> <seq> <event JSON>``
     ticker:{en}:desk            pub/sub channel: the desk's notices (private; ticker/desk.py)
@@ -40,6 +41,7 @@ class FeedKeys(NamedTuple):
     drafts: str  # hash of desk items' live drafts by id
     due: str  # sorted set of schedule entries by due ms
     expired: str  # set of expired item ids
+    retention: str  # sorted set of item ids by the seq of their last event
     channel: str  # pub/sub channel of live events
     history: str  # hash of items' histories by id
     desk: str  # pub/sub channel of the desk's notices
@@ -70,6 +72,7 @@ def feed_keys(prefix: str, feed: str) -> FeedKeys:
         drafts=base + "drafts",
         due=base + "due",
         expired=base + "expired",
+        retention=base + "retention",
         channel=base + "events",
         history=base + "history",
         desk=base + "desk",

@@ -1,6 +1,16 @@
 """The wire types: the single source of truth for what ticker sends and accepts."""
 
 from ticker.model.bodies import PatchBody, PinBody, PublishBody
+from ticker.model.envelopes import (
+    EventsSince,
+    EventsSinceOf,
+    Health,
+    LatestItems,
+    LatestItemsOf,
+    PinState,
+    PinStateOf,
+    Ready,
+)
 from ticker.model.events import (
     Event,
     ItemEvent,
@@ -39,18 +49,26 @@ __all__ = [
     "ClientFrame",
     "ErrorFrame",
     "Event",
+    "EventsSince",
+    "EventsSinceOf",
     "FeedInfo",
     "FieldError",
     "Filter",
+    "Health",
     "Item",
     "ItemDraft",
     "ItemEvent",
+    "LatestItems",
+    "LatestItemsOf",
     "PatchBody",
     "PinBody",
     "PinEvent",
+    "PinState",
+    "PinStateOf",
     "Ping",
     "Problem",
     "PublishBody",
+    "Ready",
     "RetractEvent",
     "RetractReason",
     "Snapshot",

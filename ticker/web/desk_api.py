@@ -27,6 +27,7 @@ from starlette.responses import Response, StreamingResponse
 
 from ticker import codec
 from ticker.auth import require_feed
+from ticker.brokers.base import BrokerUnavailableError
 from ticker.desk import BACKLOG
 from ticker.errors import TickerError
 from ticker.runtime import Runtime
@@ -128,7 +129,7 @@ class DeskStream:
         feed = self.runtime.feed(self.feed)
         try:
             items = await self.runtime.newsroom.queue(claims, feed)
-        except TickerError:
+        except (TickerError, BrokerUnavailableError):
             self.queue_wanted = True  # the broker is away: try again next tick
             return None
         return _event("queue", f'{{"feed":"{self.feed}","items":['.encode()

@@ -8,6 +8,8 @@ every item taken off the air by one of the last ``TOMBSTONE_WINDOW`` events and 
 
 Every request is answered with a strong ``ETag`` (a hash of the body) and, once it is safe, a
 ``Last-Modified``; ``If-None-Match`` and ``If-Modified-Since`` are answered with ``304``.
+Links and ids use ``TICKER_PUBLIC_URL`` when it is set; otherwise they come from the request's
+``Host`` and the document is ``private`` to the client that asked (``ticker.web.base_url``).
 
 ``Last-Modified`` is the time of the feed's latest change of any kind, including a retraction
 (which removes an item and so makes no remaining item newer). HTTP dates have one-second
@@ -36,11 +38,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ticker import codec
-from ticker.brokers.base import BrokerUnavailableError, Entry
+from ticker.brokers.base import Entry
 from ticker.config import FeedConfig
-from ticker.errors import BrokerUnavailable
 from ticker.model import Event, Item, ItemEvent, RetractEvent, UpdateEvent
 from ticker.runtime import Runtime
+from ticker.web.base_url import base_url
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"  # RFC 6721
@@ -58,7 +60,7 @@ TOMBSTONE_WINDOW = 200
 TAG_DATE = "2026"
 EMPTY_FEED_UPDATED = "1970-01-01T00:00:00Z"
 
-_DNS_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+_DNS_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 # Everything outside XML 1.0's Char production (§2.2).
 _NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -151,13 +153,10 @@ async def _view(request: Request) -> FeedView:
     runtime: Runtime = request.app.state.runtime
     feed = runtime.feed(request.path_params["feed"])
     count = min(SYNDICATED_ITEMS, runtime.settings.limits.latest_max)
-    try:
-        # One consistent read: the latest items and the last events agree with each other.
-        head = await runtime.broker.head(feed.id, count, TOMBSTONE_WINDOW)
-        items = [codec.item_decoder.decode(data) for data in reversed(head.items)]
-        gone = await _gone(runtime, feed.id, head.tail, {item.id for item in items})
-    except BrokerUnavailableError as exc:
-        raise BrokerUnavailable(str(exc)) from None
+    # One consistent read: the latest items and the last events agree with each other.
+    head = await runtime.broker.head(feed.id, count, TOMBSTONE_WINDOW)
+    items = [codec.item_decoder.decode(data) for data in reversed(head.items)]
+    gone = await _gone(runtime, feed.id, head.tail, {item.id for item in items})
     updated = max([*(item.updated_at for item in items), *(g.when for g in gone)], default=None)
     return FeedView(feed, items, updated, gone)
 
@@ -188,7 +187,7 @@ async def _gone(runtime: Runtime, feed: str, tail: list[Entry], on_air: set[str]
 
 
 def _links(request: Request, feed: FeedConfig) -> Links:
-    base = str(request.base_url)
+    base = base_url(request).url
     return Links(base=base, atom=f"{base}feeds/{feed.id}.atom",
                  json=f"{base}feeds/{feed.id}.json", home=f"{base}embed/{feed.id}")
 
@@ -203,7 +202,7 @@ def _xml_text(text: str) -> str:
 def _tag_uri(base: str, specific: str) -> str:
     """A stable id (RFC 4151 tag URI) under the host the service is reached at."""
     host = (urlsplit(base).hostname or "").lower()
-    if not _DNS_NAME.match(host):  # not usable as a tag authority (e.g. an IPv6 literal)
+    if not _DNS_NAME.fullmatch(host):  # not usable as a tag authority (e.g. an IPv6 literal)
         return uuid.uuid5(uuid.NAMESPACE_URL, f"{base}#{specific}").urn
     return f"tag:{host},{TAG_DATE}:ticker/{specific}"
 
@@ -338,7 +337,8 @@ def _conditional(request: Request, body: bytes, media_type: str,
     last_modified = _last_modified(updated, time.time())
     headers = {
         "ETag": etag,
-        "Cache-Control": CACHE_CONTROL,
+        # Shared caches may keep the document only when its links come from the configuration.
+        "Cache-Control": base_url(request).cache_control(CACHE_CONTROL),
         # Feeds are public documents for any page or reader, like the widget script; the CORS
         # middleware exposes ETag (Last-Modified is CORS-safelisted).
         "Access-Control-Allow-Origin": "*",
