@@ -208,3 +208,15 @@ async def test_history_reads_the_item_not_text_that_looks_like_its_fields(
         assert notice["item"]["text"] == text and notice["version"] == 1
     finally:
         await notices.aclose()
+
+
+async def test_the_history_lives_as_long_as_the_item(make_broker: BrokerFactory) -> None:
+    broker = await make_broker(history=4, latest_max=1, item_retention=4)
+    gone = await broker.publish("en", Change("item", draft("old"), by="erin"))  # seq 1
+    assert gone.item is not None
+    ident = item_decoder.decode(gone.item).id
+    assert history_of(await broker.history("en", ident)) == [("published", "erin", 1)]
+    for n in range(6):  # seq 2-7: the first item leaves the latest list, then the window
+        await broker.publish("en", Change("item", draft(f"later {n}"), by="erin"))
+    assert await broker.get_item("en", ident) is None
+    assert await broker.history("en", ident) is None
