@@ -50,6 +50,15 @@ def test_desk_holds_releases_pins_and_unpins(page: Page, server: TickerServer) -
     row.locator("button.unpin").click()
     expect(page.locator("#live breaking-ticker .slot li")).to_have_count(0)
     expect(row.locator("button.pin")).to_be_visible()
+    # holding the pinned item unpins it: released, it comes back as an ordinary item
+    row.locator("button.pin").click()
+    expect(row.locator("button.unpin")).to_be_visible()
+    row.locator("button.hold").click()
+    expect(page.locator("#live breaking-ticker .slot li")).to_have_count(0)
+    row.locator("button.release").click()
+    expect(on_air).to_have_count(1)
+    expect(row.locator("button.pin")).to_be_visible()
+    expect(row.locator(".meta")).not_to_contain_text("pinned")
 
 
 def test_a_correspondent_sees_no_editor_buttons(page: Page, server: TickerServer) -> None:

@@ -124,10 +124,11 @@ def test_the_pinned_item_is_the_first_entry_of_the_strip(page: Page,
         published[2]["id"]
 
 
-def test_a_pin_arrives_live_and_a_kill_removes_the_pinned_item(page: Page,
-                                                               server: TickerServer) -> None:
+@pytest.mark.parametrize("transport", ["websocket", "sse"])
+def test_a_pin_arrives_live_and_a_kill_removes_the_pinned_item(
+        page: Page, server: TickerServer, transport: str) -> None:
     key = unique("Key event")
-    host = open_embed(page, server, "en", "?mode=list")
+    host = open_embed(page, server, "en", f"?mode=list&transport={transport}")
     pinned = server.publish("en", key)
     expect(item(host, key)).to_have_count(1)
     server.pin("en", pinned["id"])
@@ -167,3 +168,30 @@ def test_an_expired_item_leaves_and_an_embargoed_one_arrives(page: Page,
     expect(item(host, fleeting)).to_have_count(0)
     expect(item(host, embargoed)).to_have_count(1)
     assert server.http.get(f"/api/v1/feeds/en/items/{gone['id']}").json()["status"] == "usable"
+
+
+def test_the_pinned_item_is_shown_whatever_the_filter(page: Page, server: TickerServer) -> None:
+    key, sport = unique("Pinned politics story"), unique("Match result")
+    pinned = server.publish("es", key, category="politics")
+    server.publish("es", sport, category="sports")
+    host = open_embed(page, server, "es", "?mode=list&categories=sports")
+    expect(item(host, sport)).to_have_count(1)
+    expect(item(host, key)).to_have_count(0)
+    server.pin("es", pinned["id"])  # the desk's choice for every reader
+    expect(pinned_slot(host).locator(".txt")).to_have_text(key)
+    expect(pinned_slot(host).locator(".pin")).to_have_text("Fijado")
+    server.unpin("es")  # unpinned, it does not pass this widget's filter
+    expect(pinned_slot(host)).to_have_count(0)
+    expect(item(host, key)).to_have_count(0)
+    expect(item(host, sport)).to_have_count(1)
+
+
+def test_the_reader_page_shows_each_feeds_pinned_item(page: Page, server: TickerServer) -> None:
+    key = unique("Lo que sabemos")
+    server.pin("es", server.publish("es", key)["id"])
+    page.goto(server.base + "/")
+    card = page.locator("#feed-es breaking-ticker")
+    expect(card.locator(".slot li .txt")).to_have_text(key)
+    expect(card.locator(".slot li .pin")).to_have_text("Fijado")
+    server.unpin("es")
+    expect(card.locator(".slot li")).to_have_count(0)

@@ -258,6 +258,7 @@ async function loadRecent() {
     const j = await res.json();
     if (!res.ok) throw new Error(j.detail || j.title || res.status);
     lastItems = (Array.isArray(j) ? j : j.items || []).filter((x) => x && x.id);
+    if (j && "pinned" in j) pinnedId = j.pinned?.id ?? null;
     $("recent-status").textContent = "";
   } catch (err) {
     $("recent-status").textContent = `Could not load recent items (${err.message}).`;

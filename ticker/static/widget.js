@@ -226,9 +226,9 @@ function mount(host) {
     items.clear();
     order = [];
     wantPin = null;
-    const f = filter(), ok = (it) => onAir(it) && match(it, f);
-    pin = ok(pinned) ? pinned : null;
-    for (const it of list) if (ok(it) && !items.has(it.id) && it.id !== pin?.id) place(it);
+    const f = filter();
+    pin = onAir(pinned) ? pinned : null; // the desk's choice for every reader: no filter applies
+    for (const it of list) if (onAir(it) && match(it, f) && !items.has(it.id) && it.id !== pin?.id) place(it);
     trim();
     render();
     emit("snapshot", { items: order.map((i) => items.get(i)), pinned: pin, cursor });
@@ -268,7 +268,7 @@ function mount(host) {
     return true;
   };
   const remove = (id) => { // held, killed or expired; the pinned item is then unpinned too
-    if (pin?.id === id) { pin = null; showPin(); } else if (!unlist(id)) return;
+    if (pin?.id === id) { pin = null; showPin(); emit("pin", { item: null }); } else if (!unlist(id)) return;
     emit("retract", { id });
   };
   const setPin = async (id, given) => {
@@ -279,8 +279,8 @@ function mount(host) {
     if (wantPin !== id) return; // another pin, or a new snapshot, came meanwhile
     const old = pin;
     unlist(id);
-    pin = onAir(next) && match(next) ? next : null;
-    if (old) enlist(old); // unpinned: back in the list, in its place by time
+    pin = onAir(next) ? next : null;
+    if (old && match(old)) enlist(old); // unpinned: back in the list, in its place by time
     showPin();
     emit("pin", { item: pin });
   };
@@ -316,7 +316,8 @@ function mount(host) {
     btn.textContent = held ? "\u25B6\uFE0E" : "\u275A\u275A";
     slot.setAttribute("aria-label", w[8]);
     if (bar.dataset.mode !== (listMode() ? "list" : "scroll")) render();
-    else if (pinLi && pin) fill(pinLi, pin, true); // the "Pinned" mark in the strip's language
+    // the "Pinned" mark follows the strip's language (refilled only when that changes: keeps focus)
+    else if (pin && pinLi && pinLi.querySelector(".pin").textContent !== w[8]) fill(pinLi, pin, true);
   };
   const render = () => {
     const listed = listMode();
