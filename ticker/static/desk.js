@@ -659,13 +659,18 @@ function onDesk(name, data) {
 }
 
 // "History" under an item: every action on it, loaded when opened (a token valid for the feed).
+// Which ones are open survives the lists being redrawn.
+const openHistories = new Set();
 function historyToggle(it) {
   if (!token() || !mayWrite(it.feed)) return [];
   const list = h("ol");
   const box = h("details", { className: "history" }, h("summary", { textContent: "History" }), list);
   box.dataset.id = it.id;
   box.dataset.feed = it.feed;
-  box.addEventListener("toggle", () => { if (box.open) loadHistory(box); });
+  box.open = openHistories.has(it.id);
+  box.addEventListener("toggle", () => {
+    if (box.open) { openHistories.add(it.id); loadHistory(box); } else openHistories.delete(it.id);
+  });
   return [box];
 }
 
