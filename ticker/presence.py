@@ -5,16 +5,19 @@ Theory of operation
 The hub knows this node's subscribers per feed (``local``: a plain read, no I/O). Embedded
 (``memory://``) that is the whole answer.
 
-On Redis every node reports its counts every ``interval`` (1 s) into one hash, one field per
-node: ``<node id> -> "<expires ms> <counts JSON>"``, the expiry ``ttl`` (10 s) ahead of Redis'
-clock. The same script step drops the fields whose expiry has passed and returns the others'
-counts, so one round trip a second both reports and reads. A node that dies stops reporting
-and its share leaves the sums within ``ttl`` plus one interval (≤ 11 s); one that stops cleanly
-deletes its field at once. ``totals()`` is this node's live counts plus the other nodes' counts
-from the last report, which are at most ``2 × interval`` old; when reports fail for longer than
-``ttl`` the other nodes' shares are dropped rather than shown stale.
+On Redis every node reports its counts every ``interval`` (1 s) as a key of its own that expires
+``ttl`` (10 s, Redis' clock) after the report, ``<prefix>{readers}:node:<id>`` = counts JSON, and
+keeps its id in a set of nodes. With the same round trip it reads the set, then the other
+nodes' keys in one ``MGET``; a node whose key has expired is dropped from the set. So a node that
+dies stops counting within ``ttl`` plus one interval (≤ 11 s); one that stops cleanly deletes
+its key at once. No script runs: plain commands, two round trips a second per node.
+``totals()`` is this node's live counts plus the other nodes' counts from the last report, at
+most ``2 × interval`` old; when reports fail for longer than ``ttl`` the other nodes' shares are
+dropped rather than shown stale.
 
-Key: ``<prefix>readers`` (hash; it expires ``ttl`` after the last report of any node).
+Keys (one hash tag, so Redis Cluster serves the ``MGET``): ``<prefix>{readers}:node:<id>``
+(string, expires), ``<prefix>{readers}:nodes`` (set of ids; expires ``ttl`` after the last report
+of any node).
 """
 
 from __future__ import annotations
@@ -65,30 +68,6 @@ class LocalPresence:
         return None
 
 
-# KEYS: the hash. ARGV: node id, ttl ms, counts JSON ("" = leave). Returns the others' JSONs.
-_REPORT_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local ttl = tonumber(ARGV[2])
-if ARGV[3] == '' then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  return {}
-end
-redis.call('HSET', KEYS[1], ARGV[1], string.format('%d', now + ttl) .. ' ' .. ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ttl)
-local all = redis.call('HGETALL', KEYS[1])
-local others = {}
-for i = 1, #all, 2 do
-  local expires, counts = string.match(all[i + 1], '^(%d+) (.*)$')
-  if not expires or tonumber(expires) <= now then
-    redis.call('HDEL', KEYS[1], all[i])
-  elseif all[i] ~= ARGV[1] then
-    others[#others + 1] = counts
-  end
-end
-return others
-"""
-
 _UNAVAILABLE = UNAVAILABLE
 
 
@@ -102,13 +81,16 @@ class RedisPresence:
         self._local = local
         self._interval = interval  # seconds between reports
         self._ttl_ms = int(ttl * 1000)  # a report counts this long
-        self.key = f"{prefix}readers"
+        self._base = f"{prefix}{{readers}}:"
+        self.nodes_key = self._base + "nodes"
         self.node = secrets.token_hex(8)  # this process, for as long as it runs
         self._redis = command_client(url, timeout=2.0, connect_timeout=2.0, max_connections=2)
-        self._report = self._redis.register_script(_REPORT_LUA)
         self._others: Counter[str] = Counter()  # the other nodes' counts at the last report
         self._reported_at: float | None = None  # loop time of the last successful report
         self._task: asyncio.Task[None] | None = None
+
+    def node_key(self, node: str) -> str:
+        return f"{self._base}node:{node}"
 
     def totals(self) -> dict[str, int]:
         loop = asyncio.get_running_loop()
@@ -121,12 +103,22 @@ class RedisPresence:
 
     async def report(self) -> None:
         """Report this node's counts and read the others'."""
-        counts = msgspec.json.encode(self._local()).decode()
-        others = await self._report(keys=[self.key], args=[self.node, self._ttl_ms, counts])
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.set(self.node_key(self.node), msgspec.json.encode(self._local()), px=self._ttl_ms)
+        pipe.sadd(self.nodes_key, self.node)
+        pipe.pexpire(self.nodes_key, self._ttl_ms)
+        pipe.smembers(self.nodes_key)
+        *_, members = await pipe.execute()
+        others = sorted(m.decode() for m in members if m.decode() != self.node)
+        found = await self._redis.mget([self.node_key(m) for m in others]) if others else []
         total: Counter[str] = Counter()
-        for data in others:
-            with suppress(msgspec.DecodeError):
-                total.update(_counts.decode(data))
+        for data in found:
+            if data is not None:
+                with suppress(msgspec.DecodeError):
+                    total.update(_counts.decode(data))
+        gone = [m for m, data in zip(others, found, strict=True) if data is None]
+        if gone:  # their reports expired: those nodes are dead
+            await self._redis.srem(self.nodes_key, *gone)
         self._others = total
         self._reported_at = asyncio.get_running_loop().time()
 
@@ -139,7 +131,8 @@ class RedisPresence:
         await stop_task(self._task)
         self._task = None
         with suppress(*_UNAVAILABLE):  # leave at once rather than after the TTL
-            await self._report(keys=[self.key], args=[self.node, self._ttl_ms, ""])
+            await self._redis.delete(self.node_key(self.node))
+            await self._redis.srem(self.nodes_key, self.node)
         await self._redis.aclose()
 
     async def _run(self) -> None:
