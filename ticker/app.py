@@ -24,6 +24,7 @@ from ticker.relay import Relay
 from ticker.revocation import open_deny_list
 from ticker.runtime import Runtime
 from ticker.scheduler import Scheduler
+from ticker.session import Sessions
 from ticker.transports.fanout import Fanout
 from ticker.web.middleware import middleware
 from ticker.web.problems import HANDLERS
@@ -49,6 +50,8 @@ def build_runtime(settings: Settings) -> Runtime:
     feeds = [f.id for f in settings.feeds]
     metrics = Metrics(feeds)  # every per-feed series at 0 from start-up
     relay = Relay(broker, hub, fanout, feeds, metrics)
+    sessions = Sessions(settings, hub, relay.recover, fanout.schedule, metrics)
+    fanout.on_tick.append(sessions.tick)
     metrics.bind({
         "deliveries": lambda: fanout.deliveries,
         "writes": lambda: fanout.writes,
@@ -62,7 +65,8 @@ def build_runtime(settings: Settings) -> Runtime:
     runtime = Runtime(settings=settings, broker=broker, hub=hub, fanout=fanout, relay=relay,
                       newsroom=Newsroom(broker, limiter),
                       verifier=Verifier(settings.secret, deny_list.is_revoked),
-                      metrics=metrics, limiter=limiter, scheduler=scheduler, deny_list=deny_list)
+                      metrics=metrics, limiter=limiter, sessions=sessions, scheduler=scheduler,
+                      deny_list=deny_list)
     runtime.presence = open_presence(settings.broker_url, settings.redis_prefix,
                                      runtime.local_readers)
     bind_gauge(metrics.registry, [f.id for f in settings.feeds], runtime.local_readers)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +18,7 @@ from ticker.ratelimit import RateLimiter
 from ticker.relay import Relay
 from ticker.revocation import DenyList, MemoryDenyList
 from ticker.scheduler import Scheduler
+from ticker.session import Sessions
 from ticker.transports.fanout import Fanout
 
 
@@ -33,9 +33,9 @@ class Runtime:
     verifier: Verifier
     metrics: Metrics
     limiter: RateLimiter
+    sessions: Sessions  # every reader connection, whatever its transport
     scheduler: Scheduler
     sse_streams: set[Any] = field(default_factory=set)  # open SSE streams (to end on drain)
-    per_address: Counter[str] = field(default_factory=Counter)  # open connections per client IP
     draining: bool = False  # shutdown has begun
     deny_list: DenyList = field(default_factory=MemoryDenyList)  # revoked tokens (jti)
     presence: Presence | None = None  # readers per feed across nodes (None: not counted)
@@ -56,19 +56,6 @@ class Runtime:
         if feed is None:
             raise NotFound(f"no feed {name!r}")
         return feed
-
-    def admit_connection(self, address: str) -> bool:
-        """Count a new reader connection against its address's limit (0: no limit)."""
-        limit = self.settings.limits.connections_per_ip
-        if limit and self.per_address[address] >= limit:
-            return False
-        self.per_address[address] += 1
-        return True
-
-    def release_connection(self, address: str) -> None:
-        self.per_address[address] -= 1
-        if self.per_address[address] <= 0:
-            del self.per_address[address]
 
     def begin_drain(self) -> None:
         """Shutdown has begun: end every SSE stream (browsers reconnect elsewhere with

@@ -7,7 +7,9 @@ embedded engine), written by the same atomic step that publishes, corrects or ki
 so a schedule survives a restart of every node, and a kill or an edited time cancels or moves
 its entry in the same step. Every node runs this loop; there is no second process to deploy.
 
-The loop calls ``Broker.fire_due(feed)``, which claims the earliest due entry *inside the same
+Each round the loop reads when each feed's earliest entry is due (``Broker.next_due``, one cheap
+read: no script, no write) and, for a feed with something due, calls ``Broker.fire_due(feed)``,
+which claims the earliest due entry *inside the same
 atomic step that makes its transition and appends its event* (``publish.lua`` on Redis). So
 however many nodes and workers call it at the same moment, exactly one claim removes the entry
 and appends the event; the others find it gone. There is no lease and nothing held between
@@ -77,17 +79,27 @@ class Scheduler:
                 await asyncio.wait_for(self._wake.wait(), delay)
 
     async def round(self) -> int | None:
-        """Fire everything due in every feed; the earliest next due time (ms), if any."""
+        """Fire everything due in every feed; the earliest next due time (ms), if any.
+
+        A feed's schedule is first looked at with a cheap read (``next_due``); the claiming
+        step runs only when something is due by this node's clock. (If this clock runs ahead of
+        the broker's, the claim answers "not yet" and the loop comes back after ``min_sleep``;
+        if it runs behind, the entry fires that much late.)"""
         earliest: int | None = None
         for feed in self.feeds:
-            for _ in range(MAX_PER_ROUND):
-                fired = await self.broker.fire_due(feed)
-                if fired.result is None:
-                    break
-                if fired.result.status == "published":
-                    self.fired += 1
-            else:
-                fired = fired._replace(next_ms=now_ms())  # more is due: come back at once
-            if fired.next_ms is not None and (earliest is None or fired.next_ms < earliest):
-                earliest = fired.next_ms
+            due = await self.broker.next_due(feed)
+            if due is not None and due <= now_ms():
+                due = await self._fire(feed)
+            if due is not None and (earliest is None or due < earliest):
+                earliest = due
         return earliest
+
+    async def _fire(self, feed: str) -> int | None:
+        """Claim and fire what is due in ``feed``; when its next entry is due."""
+        for _ in range(MAX_PER_ROUND):
+            fired = await self.broker.fire_due(feed)
+            if fired.result is None:
+                return fired.next_ms
+            if fired.result.status == "published":
+                self.fired += 1
+        return now_ms()  # more is due: come back at once

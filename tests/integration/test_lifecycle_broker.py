@@ -222,6 +222,7 @@ async def test_a_kill_or_a_new_time_cancels_or_moves_the_entry(
     moved = await broker.publish("en", Change("draft", draft("moved", "scheduled"),
                                               live=draft("moved"), embargo_ms=soon + 5))
     assert killed.item is not None and moved.item is not None
+    assert await broker.next_due("en") == soon
     first = await broker.fire_due("en")
     assert first.result is None and first.next_ms == soon
     kill = await broker.publish("en", Change(
@@ -229,6 +230,7 @@ async def test_a_kill_or_a_new_time_cancels_or_moves_the_entry(
         item_decoder.decode(killed.item).id, 1))
     assert kill.status == "published" and kill.seq == 0  # never public: no event
     assert (await broker.fire_due("en")).next_ms == soon + 5
+    assert await broker.next_due("en") == soon + 5
     moved_item = item_decoder.decode(moved.item)
     body = changed(moved.item, text="moved, and due now", version=2)
     update = await broker.publish("en", Change(
@@ -239,6 +241,7 @@ async def test_a_kill_or_a_new_time_cancels_or_moves_the_entry(
     assert fired.result is not None and fired.result.item is not None
     assert item_decoder.decode(fired.result.item).text == "moved, and due now"
     assert fired.next_ms is None  # the kill took the expiry too
+    assert await broker.next_due("en") is None
     [entry] = await events_after(broker, 0)
     assert item_decoder.decode(fired.result.item).id == moved_item.id
     assert entry.data.startswith(b'{"type":"item"')

@@ -188,6 +188,10 @@ class Broker(Protocol):
     async def get_items(self, feed: str, item_ids: list[str]) -> list[bytes | None]:
         """Several items' JSON by id, in the order asked (``None`` for unknown ids)."""
 
+    async def next_due(self, feed: str) -> int | None:
+        """When the earliest entry of the feed's schedule is due (ms since the Unix epoch), or
+        ``None``: a cheap read, so that every node may ask often and only claim when due."""
+
     async def fire_due(self, feed: str) -> Fired:
         """Claim the earliest entry of the feed's schedule that is due by the engine's clock and
         make its transition (``golive`` or ``expire``), in one atomic step: whichever nodes call

@@ -337,6 +337,12 @@ class MemoryBroker:
             for entry in entries:
                 self._loop.call_soon(self._on_event, feed, log.epoch, entry)
 
+    async def next_due(self, feed: str) -> int | None:
+        log = self._feed(feed)
+        while log.heap and log.due.get(log.heap[0][1]) != log.heap[0][0]:
+            heapq.heappop(log.heap)  # rescheduled or cancelled since it was pushed
+        return log.heap[0][0] if log.heap else None
+
     async def fire_due(self, feed: str) -> Fired:
         log = self._feed(feed)
         now = max(now_ms(), log.ms)

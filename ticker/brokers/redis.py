@@ -314,6 +314,12 @@ class RedisBroker:
             raise RuntimeError("publish.lua answered 'idle' to a change")
         return result
 
+    async def next_due(self, feed: str) -> int | None:
+        with _unavailable("next_due"):
+            first = await self._redis.zrangebyscore(feed_keys(self._prefix, feed).due, "-inf",
+                                                    "+inf", start=0, num=1, withscores=True)
+        return int(first[0][1]) if first else None
+
     async def fire_due(self, feed: str) -> Fired:
         result, next_ms = await self._step(feed, Change(cast(Kind, "due")), None)
         return Fired(result, next_ms)

@@ -8,7 +8,7 @@ import msgspec
 
 from ticker import codec
 from ticker.brokers.base import Entry
-from ticker.hub.filters import Matcher
+from ticker.hub.filters import Matcher, Version
 from ticker.hub.prepared import Prepared
 from ticker.model import Item
 
@@ -21,7 +21,10 @@ class FeedState:
       removed, released items back in their place by time), so a new reader's snapshot costs no
       broker round trip; its unfiltered encoding is cached;
     - ``pinned``: the feed's pinned item (``pinned: true``), kept from ``pin`` events and the
-      corrections of that item; every snapshot carries it.
+      corrections of that item; every snapshot carries it;
+    - ``versions``: for the recent items this node saw from their first version, what a filter
+      looks at in every version, so a correction goes only to readers that may have shown the
+      item (an item not in it goes to every reader).
 
     The order of ``latest`` is the broker's: by ``published_at``, then ``id``.
     """
@@ -35,6 +38,8 @@ class FeedState:
         self.latest_max = latest_max
         self.pinned: tuple[Item, bytes] | None = None  # the pinned item and its JSON
         self._snapshot_cache: dict[int, bytes] = {}  # size → encoded unfiltered snapshot JSON
+        self.versions: OrderedDict[str, list[Version]] = OrderedDict()  # id → its versions
+        self.versions_max = max(ring_size, latest_max)
 
     @property
     def cursor(self) -> str:
@@ -60,11 +65,27 @@ class FeedState:
         """The pinned item's JSON (with ``"pinned":true``), or ``None``."""
         self.pinned = None if data is None else (codec.item_decoder.decode(data), data)
 
+    def note_version(self, prepared: Prepared) -> None:
+        """Remember what a filter looks at in a new item or a correction of a known one."""
+        item = prepared.item
+        if item is None or prepared.kind == "pin":
+            return
+        version = (item.category, item.regions, item.urgency)
+        if prepared.kind == "item":
+            self.versions[item.id] = [version]
+            if len(self.versions) > self.versions_max:
+                self.versions.popitem(last=False)
+        else:
+            known = self.versions.get(item.id)
+            if known is not None:
+                known.append(version)
+
     def apply(self, prepared: Prepared) -> None:
-        """Advance the position and keep ring and snapshot current."""
+        """Advance the position and keep ring, snapshot and versions current."""
         self.seq = prepared.seq
         self.ring.append(prepared)
         self._snapshot_cache.clear()
+        self.note_version(prepared)
         item = prepared.item
         if prepared.kind == "item" and item is not None:
             self.add_item(item, codec.encode(item))

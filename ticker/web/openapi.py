@@ -400,8 +400,11 @@ def build_document(settings: Settings) -> Schema:
                            "and the client should replace what it shows. Then `item`, "
                            "`update`, `retract` and `pin` events; a `: ping` comment after "
                            "25 s idle. "
-                           "Filters apply to new items only; corrections and retractions are "
-                           "always sent.",
+                           "Filters apply to new items; a correction or retraction goes to "
+                           "every reader whose filter passed the item before or after it; a "
+                           "`pin` goes to every reader. "
+                           "`403`: the page's `Origin` is not in `TICKER_ALLOWED_ORIGINS`; "
+                           "`429`: too many readers from this address.",
             "parameters": [
                 feed, SINCE,
                 {"name": "Last-Event-ID", "in": "header", "required": False,
@@ -428,7 +431,7 @@ def build_document(settings: Settings) -> Schema:
                                      "retract": _ref(RetractEvent), "pin": _ref(PinEvent)},
                     }},
                 },
-                **_problems(404, 422),
+                **_problems(403, 404, 422, 429),
             },
         }},
         **people_paths(feed, ITEM_ID, AUTH, _ref, _json, _problems, _item_ok),
