@@ -20,6 +20,7 @@ from ticker.metrics import Metrics
 from ticker.newsroom import Newsroom
 from ticker.presence import bind_gauge, open_presence
 from ticker.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from ticker.reach.service import Reach
 from ticker.relay import Relay
 from ticker.revocation import open_deny_list
 from ticker.runtime import Runtime
@@ -66,7 +67,8 @@ def build_runtime(settings: Settings) -> Runtime:
                       newsroom=Newsroom(broker, limiter),
                       verifier=Verifier(settings.secret, deny_list.is_revoked),
                       metrics=metrics, limiter=limiter, sessions=sessions, scheduler=scheduler,
-                      deny_list=deny_list)
+                      deny_list=deny_list,
+                      reach=Reach(settings, broker, metrics.registry, seen=hub.last_seq))
     runtime.presence = open_presence(settings.broker_url, settings.redis_prefix,
                                      runtime.local_readers)
     bind_gauge(metrics.registry, [f.id for f in settings.feeds], runtime.local_readers)
@@ -103,6 +105,8 @@ def create_app(settings: Settings) -> Starlette:
             await runtime.presence.start()
         if runtime.desk_wire is not None:
             await runtime.desk_wire.start()
+        if runtime.reach is not None:
+            await runtime.reach.start()
         log.info("ticker ready: %d feeds on %s", len(settings.feeds),
                  settings.broker_url.split("://")[0] + "://")
         try:
@@ -113,6 +117,8 @@ def create_app(settings: Settings) -> Starlette:
             if runtime.desk_wire is not None:
                 await runtime.desk_wire.aclose()
             await runtime.scheduler.aclose()
+            if runtime.reach is not None:
+                await runtime.reach.aclose()
             await runtime.fanout.stop()
             await runtime.relay.aclose()
             await runtime.limiter.aclose()

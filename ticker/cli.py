@@ -39,8 +39,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     which = revoke.add_mutually_exclusive_group(required=True)
     which.add_argument("--token", help="the whole token (checked with TICKER_SECRET)")
     which.add_argument("--jti", help="the token's id (its jti claim)")
+    from ticker.reach.webhooks import ping
+
+    ping.add_command(commands)
     args = parser.parse_args(argv)
     try:
+        if args.command == "webhooks":
+            return ping.run(args)
         if args.command == "serve":
             return _serve(args)
         if args.token_command == "revoke":

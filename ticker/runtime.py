@@ -15,6 +15,7 @@ from ticker.metrics import Metrics
 from ticker.newsroom import Newsroom
 from ticker.presence import Presence
 from ticker.ratelimit import RateLimiter
+from ticker.reach.service import Reach
 from ticker.relay import Relay
 from ticker.revocation import DenyList, MemoryDenyList
 from ticker.scheduler import Scheduler
@@ -37,6 +38,7 @@ class Runtime:
     scheduler: Scheduler
     sse_streams: set[Any] = field(default_factory=set)  # open SSE streams (to end on drain)
     draining: bool = False  # shutdown has begun
+    reach: Reach | None = None  # Web Push and webhooks (ticker.reach)
     deny_list: DenyList = field(default_factory=MemoryDenyList)  # revoked tokens (jti)
     presence: Presence | None = None  # readers per feed across nodes (None: not counted)
     desk: DeskHub = field(default_factory=DeskHub)  # open desk streams (private notices)
