@@ -219,14 +219,16 @@ async def test_illegal_transitions_are_409_and_roles_are_checked(
 
 async def test_pin_and_unpin_reach_every_reader(
         server: Server, desk: httpx.AsyncClient, anon: httpx.AsyncClient) -> None:
-    item = await publish(desk, "what we know so far")
-    async with await connect(server.ws_url) as live:
+    item = await publish(desk, "what we know so far", category="politics")
+    async with await connect(server.ws_url) as live, await connect(server.ws_url) as sports:
         await subscribe(live)
+        await subscribe(sports, flt={"categories": ["sports"]})
         state = await post(desk, "/api/v1/feeds/en/pin", method="PUT", json={"id": item["id"]})
         assert state["pinned"]["id"] == item["id"] and state["pinned"]["pinned"] is True
         [event] = await recv_events(live, 1)
         assert (event["type"], event["id"], event["item"]["text"]) == (
             "pin", item["id"], "what we know so far")
+        assert await recv_events(sports, 1) == [event]  # the desk's pin is for every reader
         async with await connect(server.ws_url) as fresh:
             [_, snapshot] = await subscribe(fresh)
             assert snapshot["pinned"]["id"] == item["id"]
