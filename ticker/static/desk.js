@@ -243,6 +243,7 @@ async function publish(event) {
 
 let lastItems = [];
 let queued = []; // scheduled and submitted items, from the queue endpoint
+let hasQueue = true; // false once the server answered 404: it has no queue endpoint
 let refreshTimer = 0;
 function refreshSoon() { clearTimeout(refreshTimer); refreshTimer = setTimeout(loadRecent, 300); }
 
@@ -272,9 +273,10 @@ async function loadRecent() {
 async function loadQueue() {
   const feed = $("feed").value;
   queued = [];
-  if (feed && token()) {
+  if (feed && token() && hasQueue) {
     try {
       const res = await fetch(api(`api/v1/feeds/${encodeURIComponent(feed)}/queue`), { headers: authHeaders() });
+      if (res.status === 404) hasQueue = false;
       if (res.ok) {
         queued = ((await res.json()).items || []).filter((x) => x && x.id);
         const ids = new Set(queued.map((x) => x.id));
@@ -323,16 +325,18 @@ function renderQueue() {
   tick();
 }
 
-// Every second: the countdowns. A scheduled item whose time has come is looked for on the air.
-let due = false;
+// Every second: the countdowns. When a scheduled item's time has come, the lists are read again
+// once for it (the live ticker's item event usually comes first).
+const looked = new Set();
 function tick() {
-  let passed = false;
+  let due = false;
   for (const el of document.querySelectorAll("[data-at]")) {
     const ms = Date.parse(el.dataset.at) - Date.now();
     el.textContent = countdown(ms);
-    if (ms <= 0 && el.closest("#queue")) passed = true;
+    const id = el.closest("#queue li")?.dataset.id;
+    if (ms <= 0 && id && !looked.has(id)) { looked.add(id); due = true; }
   }
-  if (passed && !due) { due = true; setTimeout(() => { due = false; loadRecent(); }, 1500); }
+  if (due) setTimeout(loadRecent, 1500);
 }
 
 function statusText(it) {
