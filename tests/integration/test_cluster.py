@@ -164,7 +164,7 @@ async def test_revocation_reader_counts_and_the_desk_on_a_cluster(
     from scripts (broadcast to every shard's subscribers), reader counts are read with one MGET
     under one hash tag."""
     from tests.integration.test_contributions import auth, desk_stream, next_of
-    from tests.integration.test_presence import readers, readers_on, wait_counts
+    from tests.integration.test_presence import readers_on, settled_readers, wait_counts
     from tests.integration.test_revocation import probe, refused_after
 
     _, one, two = cluster
@@ -179,7 +179,7 @@ async def test_revocation_reader_counts_and_the_desk_on_a_cluster(
         await refused_after(on_two, lost, start)
         assert await probe(on_two, kept) == 404
 
-        before = (await readers(on_one))["es"]
+        before = await settled_readers(on_one, on_two, "es")
         async with readers_on(two, ["es", "es"]):
             await wait_counts(on_one, {"es": before + 2})
 

@@ -58,6 +58,18 @@ async def readers_on(server: Server, feeds: list[str]) -> AsyncIterator[list[Cli
             await ws.close()
 
 
+async def settled_readers(one: httpx.AsyncClient, two: httpx.AsyncClient, feed: str) -> int:
+    """The feed's count once node one's sum agrees with both nodes' own gauges (readers that
+    left another node a moment ago may still be in its last report)."""
+    for _ in range(int(WAIT / 0.1)):
+        total = (await readers(one))[feed]
+        own = [gauge((await client.get("/metrics")).text, feed) for client in (one, two)]
+        if total == sum(own):
+            return total
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the reader counts of {feed} did not settle within {WAIT}s")
+
+
 def gauge(text: str, feed: str) -> float:
     match = re.search(rf'^ticker_readers{{feed="{feed}"}} (\S+)$', text, re.MULTILINE)
     assert match, text
