@@ -22,8 +22,11 @@ class SseEvent:
 
 
 class SseReader:
-    def __init__(self, lines: AsyncIterator[str]) -> None:
+    def __init__(self, lines: AsyncIterator[str], public: bool = False) -> None:
+        """``public``: the feed's public event stream, whose every event is checked against the
+        AsyncAPI document (the desk's stream is another, token-only stream)."""
         self._lines = lines
+        self._public = public
 
     async def next(self, wait: float = 10.0) -> SseEvent:
         return await asyncio.wait_for(self._next(), wait)
@@ -34,7 +37,8 @@ class SseReader:
             if line == "":
                 if data:
                     parsed = json.loads(data)
-                    check_server_frame({"type": event, **parsed}, "sse")
+                    if self._public:
+                        check_server_frame({"type": event, **parsed}, "sse")
                     return SseEvent(event, parsed, ident)
                 event, data, ident = "message", "", None
             elif line.startswith(":") or line.startswith("retry:"):
@@ -65,4 +69,4 @@ async def open_sse(base_url: str, feed: str = "en", headers: dict[str, str] | No
                                  headers=headers or {}) as response:
             assert response.status_code == 200, await response.aread()
             assert response.headers["content-type"].startswith("text/event-stream")
-            yield SseReader(response.aiter_lines())
+            yield SseReader(response.aiter_lines(), public=True)

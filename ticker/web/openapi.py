@@ -51,6 +51,7 @@ from ticker.reach.push.wire import (
     PushUnsubscribeBody,
 )
 from ticker.web.base_url import base_url
+from ticker.web.openapi_people import PEOPLE_SCHEMA_TYPES, people_paths
 from ticker.web.syndication import JsonFeed
 
 Schema = dict[str, Any]
@@ -67,6 +68,7 @@ SCHEMA_TYPES: list[Any] = [
     PinEvent, PinBody, PinState, Tombstone,
     PushKey, PushSubscribeBody, PushSubscribed, PushUnsubscribeBody,
 ]
+SCHEMA_TYPES += PEOPLE_SCHEMA_TYPES  # the approval queue, history, desk stream, revocation
 
 
 # --- building blocks --------------------------------------------------------------------------
@@ -83,7 +85,10 @@ def _json(schema: Schema, media: str = JSON) -> Schema:
 PROBLEM_STATUSES: dict[int, tuple[str, str]] = {
     400: ("MalformedJSON", "The body is not valid JSON."),
     401: ("Unauthorized", "The bearer token is missing, malformed, badly signed or expired."),
-    403: ("Forbidden", "The token may not write to this feed, or (a correspondent) may not "
+    403: ("Forbidden", "The token may not write to this feed, its role may not do this (only "
+                       "editors hold, pin, approve, reject and revoke; a contributor changes "
+                       "its own items only while they are submitted), or (a correspondent) "
+                       "may not "
                        "change another author's item."),
     404: ("NotFound", "No such feed, or no such item in it."),
     409: ("Conflict", "The item's status does not allow this (see the transition table in "
@@ -308,7 +313,9 @@ def build_document(settings: Settings) -> Schema:
             "post": {
                 "operationId": "publishItem", "tags": ["items"],
                 "summary": "Publish an item",
-                "description": "A correspondent's or editor's token with this feed. Retry-safe "
+                "description": "A correspondent's, editor's or contributor's token with this "
+                               "feed; a contributor's item is `submitted` (`202`) and waits for "
+                               "an editor's approval, invisible to the public. Retry-safe "
                                "with `Idempotency-Key`: repeating a key (same token, within "
                                "24 h) returns the item it published with `200`. With "
                                "`embargoed_until` in the future the item is `scheduled` "
@@ -325,7 +332,8 @@ def build_document(settings: Settings) -> Schema:
                 "responses": {
                     "201": _item_ok("Published.", linked=True),
                     "202": _item_ok("Scheduled: `embargoed_until` is in the future; the item "
-                                    "(`status: scheduled`) goes live by itself then.",
+                                    "(`status: scheduled`) goes live by itself then. Or "
+                                    "submitted (a contributor's token): `status: submitted`.",
                                     linked=True),
                     "200": _item_ok("A repeated `Idempotency-Key`: the item it published; "
                                     "nothing new was published.", linked=True),
@@ -474,6 +482,7 @@ def build_document(settings: Settings) -> Schema:
                 **_problems(403, 404, 422, 429),
             },
         }},
+        **people_paths(feed, ITEM_ID, AUTH, _ref, _json, _problems, _item_ok),
         "/api/v1/openapi.json": {"get": {
             "operationId": "openapi", "tags": ["discovery"],
             "summary": "This document",
@@ -579,7 +588,8 @@ def build_document(settings: Settings) -> Schema:
             "license": {"name": "MIT", "identifier": "MIT"},
         },
         "tags": [{"name": n} for n in ("items", "feeds", "streaming", "syndication",
-                                       "discovery", "operations", "pages", "push")],
+                                       "discovery", "operations", "pages", "push", "desk",
+                                       "tokens")],
         "paths": paths,
         "components": {
             "schemas": schemas,
