@@ -52,6 +52,9 @@ def build_runtime(settings: Settings) -> Runtime:
         "gap_events": lambda: relay.gaps_filled,
         "reconnects": lambda: float(getattr(broker, "reconnects", 0)),
     })
+    metrics.bind_health(  # the embedded broker has no connection to lose
+        broker_up=lambda: getattr(broker, "listener_state", "connected") == "connected",
+        ready=lambda: relay.ready)
     return Runtime(settings=settings, broker=broker, hub=hub, fanout=fanout, relay=relay,
                    newsroom=Newsroom(broker, limiter), verifier=Verifier(settings.secret),
                    metrics=metrics, limiter=limiter)

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from ticker import auth
+from ticker.checks import command as check_command  # light: checks load when run
 from ticker.config import ConfigError, Settings, load_settings
 
 DEFAULT_TTL = "30d"
@@ -32,7 +33,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     create.add_argument("--role", required=True, choices=["correspondent", "editor"])
     create.add_argument("--feeds", required=True, help="comma-separated feeds, e.g. en,ar")
     create.add_argument("--ttl", default=DEFAULT_TTL, help="lifetime: 30d, 12h, 15m, 60s")
+    check_command.add_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "check":
+        return check_command.run(args)
     try:
         if args.command == "serve":
             return _serve(args)

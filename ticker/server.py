@@ -27,6 +27,7 @@ from ticker.config import Settings
 from ticker.transports.websocket import TickerWebSocket
 
 APP_FACTORY = "ticker.app:app_from_env"
+LISTEN_BACKLOG = 4096  # accept queue asked of the kernel (net.core.somaxconn caps it)
 
 
 class TickerHttp(HttpToolsProtocol):
@@ -58,7 +59,7 @@ def uvicorn_config(settings: Settings, app: Starlette | None, *, workers: int, l
         host=settings.host, port=settings.port, ws=TickerWebSocket, http=TickerHttp,
         loop=_loop(), lifespan="on", log_level=log_level, log_config=log_config(log_level),
         access_log=access_log, timeout_graceful_shutdown=int(settings.drain_seconds),
-        backlog=4096, server_header=False,
+        backlog=LISTEN_BACKLOG, server_header=False,
     )
 
 
