@@ -55,6 +55,7 @@ def build_runtime(settings: Settings) -> Runtime:
     metrics.bind_health(  # the embedded broker has no connection to lose
         broker_up=lambda: getattr(broker, "listener_state", "connected") == "connected",
         ready=lambda: relay.ready)
+    metrics.start_at_zero([f.id for f in settings.feeds])
     return Runtime(settings=settings, broker=broker, hub=hub, fanout=fanout, relay=relay,
                    newsroom=Newsroom(broker, limiter), verifier=Verifier(settings.secret),
                    metrics=metrics, limiter=limiter)

@@ -74,3 +74,15 @@ class Metrics:
         is_ready = Gauge("ticker_ready", "1 while /readyz would answer 200 (broker up, feeds "
                          "loaded)", registry=self.registry)
         is_ready.set_function(lambda: float(ready() and broker_up()))
+
+    def start_at_zero(self, feeds: list[str]) -> None:
+        """Create the labelled series at 0 before anything happens: ``rate()`` and
+        ``increase()`` see nothing of a series' first value, so 40 readers cut at once would
+        otherwise never show in the slow-reader alert."""
+        for transport in ("ws", "sse"):
+            self.cuts.labels(transport)
+            self.connections.labels(transport)
+        for feed in feeds:
+            self.dispatched.labels(feed)
+            for kind in ("item", "update", "retract"):
+                self.events.labels(feed, kind)
