@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from ticker.auth import MIN_SECRET_BYTES
 from ticker.checks.result import Context, Result, fail, ok, warn
 
-STRONG_BITS = 128  # estimated entropy below which a secret looks guessable or like a placeholder
+STRONG_BITS = 100  # estimated entropy below which a secret looks guessable or like a placeholder
 MAKE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 PLACEHOLDERS = ("change-me", "changeme", "example", "secret", "password")
 
