@@ -40,7 +40,8 @@ def exposed(server: Server) -> set[str]:
 def test_every_metric_in_rules_and_dashboard_is_exposed(server: Server) -> None:
     offered = exposed(server) | FROM_PROMETHEUS
     used = {"rule " + rule["alert"]: metric_names(rule["expr"]) for rule in alert_rules()}
-    used.update({f"panel {title!r}": metric_names(expr) for title, expr in dashboard_exprs()})
+    for title, expr in dashboard_exprs():
+        used.setdefault(f"panel {title!r}", set()).update(metric_names(expr))
     used.update({f"variable {q!r}": metric_names(q) for q in dashboard_variable_queries()})
     assert all(used.values()), [where for where, names in used.items() if not names]
     missing = {where: sorted(names - offered) for where, names in used.items()
