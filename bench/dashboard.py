@@ -5,7 +5,10 @@ on Redis and a real Prometheus (Debian's ``prometheus``) that scrapes the node e
 loads deploy/prometheus/ticker-rules.yml. A scripted run then makes every panel move: readers
 connect, a steady rate, a burst, readers that stop reading (cut with 1013), a killed pub/sub
 connection (a broker reconnect), and a reconnect storm with cursors older than the ring (log
-reads). Afterwards every panel's expressions from deploy/grafana/ticker.json are asked of
+reads). On a build with webhooks and Web Push, a local partner on loopback takes a webhook
+(answering 500 through the burst and the slow readers, then 200) and is the push service of 100
+subscribers (one in ten answers 410, one in ten 500); every fifth item is a flash (urgency 2),
+which is pushed. Afterwards every panel's expressions from deploy/grafana/ticker.json are asked of
 Prometheus with ``query_range`` — the dashboard's own queries, with ``$__rate_interval`` set to
 5 s — and drawn with matplotlib, one subplot per panel, the phases shaded.
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -27,9 +31,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +50,8 @@ RULES = ROOT / "deploy" / "prometheus" / "ticker-rules.yml"
 SECRET = "bench-dashboard-" + "k3Vq9ZpX7sLm2Rt8" * 3
 READERS = 400
 SLOW_READERS = 40
+PUSH_SUBSCRIBERS = 100
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"bench-dashboard-webhook-key!").decode()
 RATE_INTERVAL = "5s"
 TEXT = "Ceasefire talks resume in Cairo as envoys arrive; officials say a draft is ready. " * 4
 WAIT = 30.0  # upper bound on any wait for a process
@@ -66,6 +74,63 @@ def wait_for(check: Any, what: str) -> None:
     raise SystemExit(f"dashboard: {what} did not come up")
 
 
+def has_reach() -> bool:
+    """Whether this build has webhooks and Web Push (their settings exist)."""
+    from ticker.config import Settings
+
+    return "webhooks" in Settings.__struct_fields__
+
+
+class Partner:
+    """A webhook receiver and a push service on loopback, in a thread: webhooks answer 500
+    while ``failing``, push endpoints ``/push/N`` answer 410 (N % 10 == 0), 500 (N % 10 == 1)
+    or 201."""
+
+    def __init__(self) -> None:
+        self.failing = False
+        partner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                if self.path.startswith("/hooks/"):
+                    status = 500 if partner.failing else 200
+                else:
+                    number = int(self.path.rsplit("/", 1)[-1])
+                    status = {0: 410, 1: 500}.get(number % 10, 201)
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def push_subscription(endpoint: str) -> dict[str, Any]:
+    """A browser's subscription: a fresh P-256 key and auth secret (RFC 8291)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    def b64url(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    return {"endpoint": endpoint, "keys": {"p256dh": b64url(point), "auth": b64url(os.urandom(16))}}
+
+
 @dataclass
 class Stack:
     """redis-server, ticker serve and prometheus, in a temporary directory."""
@@ -75,6 +140,7 @@ class Stack:
     ticker_port: int = field(default_factory=free_port)
     prom_port: int = field(default_factory=free_port)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    partner: Partner | None = None
 
     def start(self) -> Stack:
         self._spawn(["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1",
@@ -82,10 +148,18 @@ class Stack:
         wait_for(lambda: redis.Redis(port=self.redis_port).ping(), "redis-server")
         config = self.dir / "ticker.toml"
         # a small outbox and ring so that a short run shows cuts and log reads
-        config.write_text("[limits]\noutbox_max_bytes = 131072\nring_size = 50\n")
+        toml = "[limits]\noutbox_max_bytes = 131072\nring_size = 50\n"
         env = {**os.environ, "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
                "TICKER_SECRET": SECRET, "TICKER_PUBLISH_RATE": "100000/minute",
                "TICKER_CONFIG": str(config)}
+        if has_reach():
+            self.partner = Partner()
+            hook = self.partner.origin + "/hooks/cms"
+            toml += (f'\n[[webhooks]]\nname = "partner-cms"\nurl = "{hook}"\n'
+                     f'secret = "{WEBHOOK_SECRET}"\nfeeds = ["en"]\n')
+            env.update({"TICKER_OUTBOUND_ALLOW": "127.0.0.1", "TICKER_PUSH_SERVICES":
+                        self.partner.origin, "TICKER_PUSH_CONTACT": "mailto:desk@example.org"})
+        config.write_text(toml)
         self._spawn([sys.executable, "-m", "ticker", "serve", "--port", str(self.ticker_port),
                      "--log-level", "warning"], "ticker", env)
         wait_for(lambda: httpx.get(f"{self.ticker}/readyz").status_code == 200, "ticker")
@@ -116,6 +190,8 @@ class Stack:
         return f"http://127.0.0.1:{self.prom_port}"
 
     def stop(self) -> None:
+        if self.partner is not None:
+            self.partner.close()
         for process in reversed(self.processes):
             process.terminate()
         for process in self.processes:
@@ -178,7 +254,8 @@ class Publisher:
 
     async def one(self, feed: str = "en", large: bool = False) -> None:
         self.count += 1
-        body: dict[str, Any] = {"text": f"{self.count}. {TEXT}"[:400], "urgency": 3}
+        urgency = 2 if self.count % 5 == 0 and not large else 3  # every fifth a flash: pushed
+        body: dict[str, Any] = {"text": f"{self.count}. {TEXT}"[:400], "urgency": urgency}
         if large:  # about 2.5 KB an event
             body["url"] = "https://news.example.org/live/" + "x" * 1900
         with contextlib.suppress(httpx.HTTPError):
@@ -218,6 +295,11 @@ async def scenario(stack: Stack, timeline: Timeline) -> None:
     ws_url = f"ws://127.0.0.1:{stack.ticker_port}/ws"
     publisher = Publisher(stack.ticker)
     readers = [Reader(ws_url, "en" if i % 4 else "ar") for i in range(READERS)]
+    if stack.partner is not None:
+        for number in range(PUSH_SUBSCRIBERS):
+            await publisher.client.post("/api/v1/push/subscriptions", json={
+                "feed": "en", "subscription": push_subscription(
+                    f"{stack.partner.origin}/push/{number}")})
     with timeline.phase("readers connect"):
         for reader in readers:
             reader.start()
@@ -225,6 +307,8 @@ async def scenario(stack: Stack, timeline: Timeline) -> None:
         await asyncio.sleep(4)
     with timeline.phase("5 items/s"):
         await asyncio.gather(publisher.at_rate(5, 20), publisher.at_rate(1, 20, "ar"))
+    if stack.partner is not None:
+        stack.partner.failing = True  # the webhook receiver fails until the broker blip
     with timeline.phase("burst"):
         await publisher.burst(600)
         await asyncio.sleep(4)
@@ -233,6 +317,8 @@ async def scenario(stack: Stack, timeline: Timeline) -> None:
         await asyncio.gather(publisher.at_rate(100, 14, "es", large=True),
                              publisher.at_rate(5, 14))
         await asyncio.sleep(4)
+    if stack.partner is not None:
+        stack.partner.failing = False
     with timeline.phase("pub/sub killed"):
         with redis.Redis(port=stack.redis_port) as client:
             client.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
@@ -287,11 +373,14 @@ def render(stack: Stack, timeline: Timeline, out: Path) -> None:
     fig, axes = plt.subplots(rows, columns, figsize=(16, 3.2 * rows), squeeze=False)
     shades = ["#f2f2f2", "#e0ecf8"]
     for ax, panel in zip(axes.flat, panels, strict=False):
-        drawn = 0
+        drawn = found = 0
         for target in panel["targets"]:
             for series in query_range(stack, target["expr"], start, end):
+                found += 1
                 xs = [float(t) - start for t, _ in series["values"]]
                 ys = [float(v) for _, v in series["values"]]
+                if not any(ys):
+                    continue  # series at 0 from start-up that this run never moved
                 ax.plot(xs, ys, linewidth=1.2,
                         label=legend(target["legendFormat"], series["metric"]))
                 drawn += 1
@@ -304,7 +393,8 @@ def render(stack: Stack, timeline: Timeline, out: Path) -> None:
         if drawn:
             ax.legend(fontsize=7, loc="upper left")
         else:
-            ax.text(0.5, 0.5, "no series on this build", ha="center", va="center",
+            ax.text(0.5, 0.5, "all 0 in this run" if found else "no such series on this build",
+                    ha="center", va="center",
                     transform=ax.transAxes, color="#888888")
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
