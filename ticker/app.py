@@ -43,8 +43,9 @@ def build_runtime(settings: Settings) -> Runtime:
         limiter = MemoryRateLimiter(count, period)
     else:
         limiter = RedisRateLimiter(settings.broker_url, settings.redis_prefix, count, period)
-    metrics = Metrics()
-    relay = Relay(broker, hub, fanout, [f.id for f in settings.feeds], metrics)
+    feeds = [f.id for f in settings.feeds]
+    metrics = Metrics(feeds)  # every per-feed series at 0 from start-up
+    relay = Relay(broker, hub, fanout, feeds, metrics)
     metrics.bind({
         "deliveries": lambda: fanout.deliveries,
         "writes": lambda: fanout.writes,
@@ -55,7 +56,6 @@ def build_runtime(settings: Settings) -> Runtime:
     metrics.bind_health(  # the embedded broker has no connection to lose
         broker_up=lambda: getattr(broker, "listener_state", "connected") == "connected",
         ready=lambda: relay.ready)
-    metrics.start_at_zero([f.id for f in settings.feeds])
     return Runtime(settings=settings, broker=broker, hub=hub, fanout=fanout, relay=relay,
                    newsroom=Newsroom(broker, limiter), verifier=Verifier(settings.secret),
                    metrics=metrics, limiter=limiter)

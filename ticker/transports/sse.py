@@ -19,9 +19,9 @@ from starlette.responses import Response, StreamingResponse
 from ticker.cursor import Cursor
 from ticker.errors import InvalidInput
 from ticker.hub import Outbox
-from ticker.model import FieldError, Filter
+from ticker.model import Filter
 from ticker.runtime import Runtime
-from ticker.validation import check_filter
+from ticker.validation import check_filter, query_int
 
 RETRY_MS = 2000  # how long a browser waits before reconnecting
 
@@ -77,11 +77,8 @@ def _filter(request: Request) -> Filter:
         value = params.get(key)
         return [v for v in value.split(",") if v] if value else None
 
-    urgency = params.get("max_urgency")
-    if urgency is not None and not urgency.isdigit():
-        raise InvalidInput([FieldError(path="query.max_urgency", message="must be 1 to 9")])
     return Filter(categories=names("categories"), regions=names("regions"),
-                  max_urgency=int(urgency) if urgency is not None else None)
+                  max_urgency=query_int(params, "max_urgency", 1, 9))
 
 
 async def events(request: Request) -> Response:
