@@ -21,6 +21,7 @@ from ticker.newsroom import Newsroom
 from ticker.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from ticker.relay import Relay
 from ticker.runtime import Runtime
+from ticker.session import Sessions
 from ticker.transports.fanout import Fanout
 from ticker.web.middleware import middleware
 from ticker.web.problems import HANDLERS
@@ -46,6 +47,8 @@ def build_runtime(settings: Settings) -> Runtime:
     feeds = [f.id for f in settings.feeds]
     metrics = Metrics(feeds)  # every per-feed series at 0 from start-up
     relay = Relay(broker, hub, fanout, feeds, metrics)
+    sessions = Sessions(settings, hub, relay.recover, fanout.schedule, metrics)
+    fanout.on_tick.append(sessions.tick)
     metrics.bind({
         "deliveries": lambda: fanout.deliveries,
         "writes": lambda: fanout.writes,
@@ -58,7 +61,7 @@ def build_runtime(settings: Settings) -> Runtime:
         ready=lambda: relay.ready)
     return Runtime(settings=settings, broker=broker, hub=hub, fanout=fanout, relay=relay,
                    newsroom=Newsroom(broker, limiter), verifier=Verifier(settings.secret),
-                   metrics=metrics, limiter=limiter)
+                   metrics=metrics, limiter=limiter, sessions=sessions)
 
 
 def create_app(settings: Settings) -> Starlette:

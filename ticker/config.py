@@ -66,6 +66,10 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     header_max_bytes: int = 16 * 1024
     header_max_count: int = 100
     ping_idle_seconds: float = 25.0
+    fragments_max: int = 32  # frames in one client WebSocket message
+    pong_timeout_seconds: float = 20.0  # a WebSocket ping unanswered this long closes (1011)
+    header_timeout_seconds: float = 10.0  # to send a request line and headers (else 408)
+    write_timeout_seconds: float = 30.0  # an SSE chunk not taken by the client this long: cut
     # Items readable by id: kept while their last event is among this many latest events of
     # their feed (never fewer than ``history``) or they are among the latest; 0 keeps all.
     item_retention: int = 10_000

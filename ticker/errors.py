@@ -33,6 +33,10 @@ class Forbidden(TickerError):
     status, slug, title = 403, "forbidden", "This token may not do that"
 
 
+class OriginNotAllowed(TickerError):
+    status, slug, title = 403, "origin-not-allowed", "This origin may not use the live stream"
+
+
 class NotFound(TickerError):
     status, slug, title = 404, "not-found", "No such resource"
 

@@ -15,19 +15,27 @@ import logging
 import random
 import time
 from datetime import datetime
+from typing import Protocol
 
 from ticker.brokers.base import Broker, BrokerUnavailableError, Entry, Head
 from ticker.hub import Hub, NeedLog, Outbox, Outcome
 from ticker.metrics import Metrics
-from ticker.transports.fanout import Fanout
 
 log = logging.getLogger("ticker.relay")
 PLACEHOLDER_EPOCH = "pending"  # before the broker could be read; no real epoch looks like it
 READ_BATCH = 1000
 
 
+class Flusher(Protocol):
+    """What the relay needs of the fan-out (``transports.fanout.Fanout``), injected."""
+
+    lag: float  # age of the last event dispatched, in seconds
+
+    def schedule(self) -> None: ...
+
+
 class Relay:
-    def __init__(self, broker: Broker, hub: Hub, fanout: Fanout, feeds: list[str],
+    def __init__(self, broker: Broker, hub: Hub, fanout: Flusher, feeds: list[str],
                  metrics: Metrics, max_log_reads: int = 8) -> None:
         self.broker = broker
         self.metrics = metrics

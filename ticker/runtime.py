@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +14,7 @@ from ticker.metrics import Metrics
 from ticker.newsroom import Newsroom
 from ticker.ratelimit import RateLimiter
 from ticker.relay import Relay
+from ticker.session import Sessions
 from ticker.transports.fanout import Fanout
 
 
@@ -29,8 +29,8 @@ class Runtime:
     verifier: Verifier
     metrics: Metrics
     limiter: RateLimiter
+    sessions: Sessions  # every reader connection, whatever its transport
     sse_streams: set[Any] = field(default_factory=set)  # open SSE streams (to end on drain)
-    per_address: Counter[str] = field(default_factory=Counter)  # open connections per client IP
     draining: bool = False  # shutdown has begun
 
     def feed(self, name: str) -> FeedConfig:
@@ -39,19 +39,6 @@ class Runtime:
         if feed is None:
             raise NotFound(f"no feed {name!r}")
         return feed
-
-    def admit_connection(self, address: str) -> bool:
-        """Count a new reader connection against its address's limit (0: no limit)."""
-        limit = self.settings.limits.connections_per_ip
-        if limit and self.per_address[address] >= limit:
-            return False
-        self.per_address[address] += 1
-        return True
-
-    def release_connection(self, address: str) -> None:
-        self.per_address[address] -= 1
-        if self.per_address[address] <= 0:
-            del self.per_address[address]
 
     def begin_drain(self) -> None:
         """Shutdown has begun: end every SSE stream (browsers reconnect elsewhere with

@@ -43,14 +43,17 @@ async def test_correction_and_retraction_reach_websocket_and_sse_past_filters(
     async with httpx.AsyncClient(base_url=server.url, headers=auth()) as client:
         item = (await client.post("/api/v1/feeds/en/items", json={
             "text": "Toll rises to 3", "category": "politics", "urgency": 2})).json()
-        sports_only = {"categories": ["sports"]}
+        # readers of politics saw the item: they get its correction into sports and its
+        # retraction although the corrected item no longer passes their filter
+        politics_only = {"categories": ["politics"]}
         async with await connect(server.ws_url) as ws, \
-                open_sse(server.url, categories="sports") as sse:
-            await subscribe(ws, flt=sports_only)
+                open_sse(server.url, categories="politics") as sse:
+            await subscribe(ws, flt=politics_only)
             assert (await sse.next()).event == "subscribed"
             assert (await sse.next()).event == "snapshot"
             fixed = await client.patch(f"/api/v1/feeds/en/items/{item['id']}",
-                                       json={"text": "Toll rises to 5", "source": "Civil Defence"})
+                                       json={"text": "Toll rises to 5", "source": "Civil Defence",
+                                             "category": "sports"})
             assert fixed.status_code == 200, fixed.text
             corrected = fixed.json()
             assert corrected["version"] == 2 and corrected["text"] == "Toll rises to 5"

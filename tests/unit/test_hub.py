@@ -344,3 +344,133 @@ def test_an_old_sequence_with_new_content_means_the_log_was_rewound() -> None:
     assert hub.dispatch("en", EPOCH, log[2]) is Outcome.STALE  # a plain duplicate
     rewritten = Entry(3, log[2].data.replace(b"item 3", b"other 3"))
     assert hub.dispatch("en", EPOCH, rewritten) is Outcome.REWOUND
+
+
+# -- corrections and retractions go to whoever may have shown the item ----------------------
+
+def make_update(seq: int, of: Entry, **changes: Any) -> Entry:
+    """A correction of the item in ``of`` (version + 1, with ``changes``), at ``seq``."""
+    event = msgspec.json.decode(of.data)
+    item = {**event["item"], **changes, "version": event["item"]["version"] + 1}
+    return Entry(seq, event_json("update", f"{EPOCH}:{seq}", "en", item["id"],
+                                 msgspec.json.encode(item)))
+
+
+def make_retract(seq: int, of: Entry) -> Entry:
+    item_id = msgspec.json.decode(of.data)["item"]["id"]
+    return Entry(seq, event_json("retract", f"{EPOCH}:{seq}", "en", item_id, b""))
+
+
+def test_corrections_reach_only_readers_whose_filter_passed_a_version_of_the_item() -> None:
+    hub, _ = new_hub()
+    sports, politics, everyone = Reader(hub), Reader(hub), Reader(hub)
+    hub.subscribe(sports.outbox, "en", Filter(categories=["sports"]), None)
+    hub.subscribe(politics.outbox, "en", Filter(categories=["politics"]), None)
+    hub.subscribe(everyone.outbox, "en", None, None)
+    flush(hub)
+    for reader in (sports, politics, everyone):
+        reader.data = b""
+    first = make_entry(1, category="sports")
+    hub.dispatch("en", EPOCH, first)
+    hub.dispatch("en", EPOCH, make_update(2, first, text="sports, corrected"))
+    # now politics: sports readers showed it, politics readers see it from now on
+    hub.dispatch("en", EPOCH, make_update(3, first, category="politics"))
+    hub.dispatch("en", EPOCH, make_update(4, first, text="politics, corrected"))
+    hub.dispatch("en", EPOCH, make_retract(5, first))
+    flush(hub)
+
+    def seqs(reader: Reader) -> list[int]:
+        return [int(m["cursor"].split(":")[1]) for m in reader.messages()]
+
+    assert seqs(everyone) == [1, 2, 3, 4, 5]
+    # the sports reader showed versions 1 and 2, so it hears of every later change
+    assert seqs(sports) == [1, 2, 3, 4, 5]
+    # the politics reader never had it before version 3 made it a politics item
+    assert seqs(politics) == [3, 4, 5]
+
+
+def test_a_correction_no_reader_could_have_shown_goes_nowhere_but_unknown_items_go_everywhere(
+) -> None:
+    hub, log = new_hub(entries=3)  # items 1..3 were loaded: this node saw their first versions
+    sports = Reader(hub)
+    hub.subscribe(sports.outbox, "en", Filter(categories=["sports"]), None)
+    flush(hub)
+    sports.data = b""
+    politics = make_entry(4, category="politics")
+    hub.dispatch("en", EPOCH, politics)
+    hub.dispatch("en", EPOCH, make_update(5, politics, text="still politics"))
+    hub.dispatch("en", EPOCH, make_retract(6, politics))
+    hub.dispatch("en", EPOCH, make_retract(7, log[0]))  # no category: never a sports item
+    unknown = make_entry(99)  # published before anything this node holds
+    hub.dispatch("en", EPOCH, make_update(8, unknown, text="an old item, corrected"))
+    hub.dispatch("en", EPOCH, make_retract(9, unknown))
+    flush(hub)
+    assert [m["cursor"] for m in sports.messages()] == [f"{EPOCH}:8", f"{EPOCH}:9"]
+
+
+# -- property: a read for an older subscription never completes a newer one ------------------
+
+RESUBSCRIBE_OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("publish"), st.integers(1, 4)),
+        st.tuples(st.just("resubscribe"), st.just(0)),
+        st.tuples(st.just("finish_oldest"), st.just(0)),
+        st.tuples(st.just("finish_newest"), st.just(0)),
+        st.tuples(st.just("flush"), st.just(0)),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops=RESUBSCRIBE_OPS, ring=st.integers(1, 4), start=st.integers(0, 6))
+def test_subscribing_again_while_a_log_read_is_pending_still_delivers_exactly_once(
+    ops: list[tuple[str, int]], ring: int, start: int,
+) -> None:
+    """The reader subscribes with a cursor older than the ring, so every subscription waits for
+    a log read; it subscribes again on the same connection (with the cursor it has by then)
+    while reads are pending, and the reads complete in any order, each with the log as it was
+    when it was made. Whatever happens, every event arrives exactly once, in order, and a
+    resumable cursor never gets a snapshot."""
+    hub, log = new_hub(ring=ring, entries=12)
+    reader = Reader(hub)
+    received: list[int] = list(range(1, start + 1))  # what it had before this connection
+    cursor = f"{EPOCH}:{start}"
+    reads: list[tuple[Any, LogSlice]] = []  # (need, the log read as it was when asked)
+
+    def subscribe() -> None:
+        need = hub.subscribe(reader.outbox, "en", None, Cursor.parse(cursor))
+        if need is not None:
+            entries = [e for e in log if need.after < e.seq <= need.after + need.limit]
+            reads.append((need, LogSlice(EPOCH, len(log), entries, True)))
+
+    def drain() -> None:
+        nonlocal cursor
+        flush(hub)
+        for message in reader.messages():
+            if message["type"] in ("item", "update", "retract"):
+                received.append(int(message["cursor"].split(":")[1]))
+                cursor = message["cursor"]
+            assert message["type"] != "snapshot", "a resumable cursor must never get a snapshot"
+        reader.data = b""
+
+    subscribe()
+    for op, count in ops:
+        if op == "publish":
+            for _ in range(count):
+                entry = make_entry(len(log) + 1)
+                log.append(entry)
+                hub.dispatch("en", EPOCH, entry)
+        elif op == "resubscribe":
+            drain()
+            subscribe()
+        elif op in ("finish_oldest", "finish_newest") and reads:
+            need, read = reads.pop(0 if op == "finish_oldest" else -1)
+            hub.finish_recovery(reader.outbox, need, read)
+        else:
+            drain()
+    while reads:
+        need, read = reads.pop(0)
+        hub.finish_recovery(reader.outbox, need, read)
+    drain()
+    assert received == list(range(1, len(log) + 1))

@@ -23,3 +23,20 @@ def test_core_packages_import_no_io(package: str) -> None:
                 names = [node.module]
             for name in names:
                 assert name.split(".")[0] not in FORBIDDEN, f"{path.name} imports {name}"
+
+
+def _imports(path: Path) -> list[str]:
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.append(node.module)
+    return names
+
+
+def test_the_relay_gets_the_fan_out_injected_and_the_session_knows_no_socket() -> None:
+    assert not [n for n in _imports(ROOT / "relay.py") if n.startswith("ticker.transports")]
+    session = _imports(ROOT / "session.py")
+    assert not [n for n in session if n.startswith("ticker.transports")
+                or n.split(".")[0] in FORBIDDEN], session

@@ -6,7 +6,7 @@ from collections import OrderedDict, deque
 
 from ticker import codec
 from ticker.brokers.base import Entry
-from ticker.hub.filters import Matcher
+from ticker.hub.filters import Matcher, Version
 from ticker.hub.prepared import Prepared
 from ticker.model import Item
 
@@ -16,7 +16,10 @@ class FeedState:
 
     - ``ring``: the last ``ring_size`` events, so resumes are served from memory;
     - ``latest``: the latest usable items (corrections applied, retractions removed), so a new
-      reader's snapshot costs no broker round trip; its unfiltered encoding is cached.
+      reader's snapshot costs no broker round trip; its unfiltered encoding is cached;
+    - ``versions``: for the recent items this node saw from their first version, what a filter
+      looks at in every version, so a correction goes only to readers that may have shown the
+      item (an item not in it goes to every reader).
     """
 
     def __init__(self, feed: str, epoch: str, seq: int, ring_size: int, latest_max: int) -> None:
@@ -27,6 +30,8 @@ class FeedState:
         self.latest: OrderedDict[str, tuple[Item, bytes]] = OrderedDict()  # id → item, json
         self.latest_max = latest_max
         self._snapshot_cache: dict[int, bytes] = {}  # size → encoded unfiltered snapshot JSON
+        self.versions: OrderedDict[str, list[Version]] = OrderedDict()  # id → its versions
+        self.versions_max = max(ring_size, latest_max)
 
     @property
     def cursor(self) -> str:
@@ -37,11 +42,27 @@ class FeedState:
         while len(self.latest) > self.latest_max:
             self.latest.popitem(last=False)
 
+    def note_version(self, prepared: Prepared) -> None:
+        """Remember what a filter looks at in a new item or a correction of a known one."""
+        item = prepared.item
+        if item is None:
+            return
+        version = (item.category, item.regions, item.urgency)
+        if prepared.kind == "item":
+            self.versions[item.id] = [version]
+            if len(self.versions) > self.versions_max:
+                self.versions.popitem(last=False)
+        else:
+            known = self.versions.get(item.id)
+            if known is not None:
+                known.append(version)
+
     def apply(self, prepared: Prepared) -> None:
-        """Advance the position and keep ring and snapshot current."""
+        """Advance the position and keep ring, snapshot and versions current."""
         self.seq = prepared.seq
         self.ring.append(prepared)
         self._snapshot_cache.clear()
+        self.note_version(prepared)
         item = prepared.item
         if prepared.kind == "item" and item is not None:
             self.add_item(item, codec.encode(item))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from ticker.model import Filter
 
+Version = tuple[str | None, list[str], int]  # what a filter looks at: category, regions, urgency
+
 
 class Matcher:
     """Matches prepared events against a subscription's filter.
 
-    New items must match every given criterion; corrections and retractions always pass, so a
-    reader never keeps showing an item that was corrected or pulled.
+    New items must match every given criterion. Corrections and retractions go to whoever may
+    have shown the item (``any_of`` its versions), so a reader never keeps showing an item that
+    was corrected or pulled.
     """
 
     __slots__ = ("categories", "max_urgency", "regions")
@@ -30,3 +33,7 @@ class Matcher:
         if self.categories is not None and category not in self.categories:
             return False
         return self.regions is None or not self.regions.isdisjoint(regions)
+
+    def any_of(self, versions: list[Version]) -> bool:
+        """Whether any of an item's versions passes (the reader may have shown it)."""
+        return any(self.item(category, regions, urgency) for category, regions, urgency in versions)

@@ -19,7 +19,12 @@ Calls go in, frames come out. The hub never touches a socket, a task or a clock:
   events it is answered at once from memory. Older (but maybe still in the log) it registers the
   subscription in *pending* mode, buffering live events, and returns ``NeedLog``; the caller
   reads the log and calls ``finish_recovery``, which sends the log events, then the buffered
-  ones it did not already send, in order. No cursor (or a stale one) gets a snapshot.
+  ones it did not already send, in order. No cursor (or a stale one) gets a snapshot. Each
+  ``NeedLog`` names the subscription it was made for: a read that completes after the feed was
+  subscribed again (or unsubscribed) is ignored, so it never completes a newer subscription.
+- New items go to the subscriptions whose filter they pass. A correction or retraction goes to
+  every subscription whose filter passed any version of the item (the reader may have shown
+  it); for an item this node did not see from its first version, to every subscription.
 - Outboxes with frames to write are collected in a ready list (``take_ready``) and overflowing
   ones in a cut list (``take_cut``); the transport writes the former and closes the latter.
 """
@@ -36,9 +41,9 @@ from ticker.hub.feed import FeedState
 from ticker.hub.filters import Matcher
 from ticker.hub.outbox import Outbox
 from ticker.hub.prepared import Prepared
-from ticker.model import Filter
+from ticker.model import Filter, Ping, Subscribed
 
-PING_JSON = b'{"type":"ping"}'
+PING_JSON = codec.encode(Ping())
 PING_WS = codec.ws_frame(PING_JSON)
 PING_SSE = b": ping\n\n"
 
@@ -53,16 +58,6 @@ class Outcome(enum.Enum):
     UNKNOWN_FEED = "unknown_feed"
 
 
-class NeedLog(NamedTuple):
-    """Read the log of ``feed`` after ``after`` (at most ``limit`` events), then call
-    ``finish_recovery``."""
-
-    feed: str
-    epoch: str
-    after: int
-    limit: int
-
-
 class Subscription:
     __slots__ = ("base", "feed", "matcher", "pending")
 
@@ -71,6 +66,17 @@ class Subscription:
         self.matcher = matcher
         self.pending: list[Prepared] | None = None  # live events held while recovering
         self.base = 0  # the feed's sequence when a pending recovery started
+
+
+class NeedLog(NamedTuple):
+    """Read the log of ``feed`` after ``after`` (at most ``limit`` events), then call
+    ``finish_recovery``; ``sub`` is the subscription the read is for."""
+
+    feed: str
+    epoch: str
+    after: int
+    limit: int
+    sub: Subscription
 
 
 class Hub:
@@ -94,7 +100,9 @@ class Hub:
             item = codec.item_decoder.decode(data)
             state.add_item(item, data)
         for entry in head.tail:
-            state.ring.append(Prepared(entry.seq, entry.data))
+            prepared = Prepared(entry.seq, entry.data)
+            state.ring.append(prepared)
+            state.note_version(prepared)
         self.feeds[feed] = state
         self.subscribers.setdefault(feed, {})
 
@@ -124,12 +132,20 @@ class Hub:
         prepared = Prepared(entry.seq, entry.data)
         state.apply(prepared)
         frame = prepared.ws
-        filtered = prepared.kind == "item"
         push = self._push
+        if prepared.kind == "item":
+            for outbox, sub in self.subscribers[feed].items():
+                if sub.pending is not None:
+                    sub.pending.append(prepared)
+                elif sub.matcher.everything or prepared.matches(sub.matcher):
+                    push(outbox, frame if outbox.fmt == "ws" else prepared.sse)
+            return Outcome.DISPATCHED
+        # a correction or retraction: for whoever may have shown a version of the item
+        versions = state.versions.get(prepared.item_id)
         for outbox, sub in self.subscribers[feed].items():
             if sub.pending is not None:
                 sub.pending.append(prepared)
-            elif not filtered or sub.matcher.everything or prepared.matches(sub.matcher):
+            elif versions is None or sub.matcher.everything or sub.matcher.any_of(versions):
                 push(outbox, frame if outbox.fmt == "ws" else prepared.sse)
         return Outcome.DISPATCHED
 
@@ -163,15 +179,15 @@ class Hub:
             if since.seq < state.seq:
                 sub.pending = []
                 sub.base = state.seq
-                return NeedLog(feed, state.epoch, since.seq, state.seq - since.seq)
+                return NeedLog(feed, state.epoch, since.seq, state.seq - since.seq, sub)
         self._start_over(outbox, sub)
         return None
 
     def finish_recovery(self, outbox: Outbox, need: NeedLog, log: LogSlice | None) -> None:
         """Complete a pending subscription with the log read for ``need`` (``None``: failed)."""
-        sub = outbox.subs.get(need.feed)
-        if not isinstance(sub, Subscription) or sub.pending is None:
-            return  # unsubscribed or reset meanwhile
+        sub = need.sub
+        if outbox.subs.get(need.feed) is not sub or sub.pending is None:
+            return  # unsubscribed, subscribed again or reset meanwhile: not this read's
         pending, sub.pending = sub.pending, None
         entries = log.entries if log is not None and log.complete else []
         # the read must cover (after, base] without holes; it may run past base
@@ -199,6 +215,10 @@ class Hub:
     def send_json(self, outbox: Outbox, kind: str, data: bytes) -> None:
         """Queue a control frame (``error``, ...) for one reader."""
         self._control(outbox, kind, data)
+
+    def send_raw(self, outbox: Outbox, frame: bytes) -> None:
+        """Queue bytes already framed for the reader's transport (a WebSocket pong)."""
+        self._push(outbox, frame)
 
     def tick(self) -> None:
         """One idle tick: readers that heard nothing for ``ping_ticks`` ticks get a ping."""
@@ -260,4 +280,4 @@ class Hub:
 
 
 def _subscribed(feed: str, recovered: bool) -> bytes:
-    return f'{{"type":"subscribed","feed":"{feed}","recovered":{str(recovered).lower()}}}'.encode()
+    return codec.encode(Subscribed(feed=feed, recovered=recovered))

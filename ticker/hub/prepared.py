@@ -11,7 +11,7 @@ class Prepared:
     """One event, encoded once: the WebSocket frame and (lazily) the SSE block are shared by
     every reader that receives it."""
 
-    __slots__ = ("_sse", "cursor", "data", "item", "kind", "retracted_id", "seq", "ws")
+    __slots__ = ("_sse", "cursor", "data", "item", "item_id", "kind", "retracted_id", "seq", "ws")
 
     def __init__(self, seq: int, data: bytes) -> None:
         event = codec.event_decoder.decode(data)
@@ -19,8 +19,14 @@ class Prepared:
         self.data = data  # the event JSON, as stamped by the broker
         self.kind = event.__struct_config__.tag  # "item" | "update" | "retract"
         self.cursor = event.cursor
-        self.item: Item | None = None if isinstance(event, RetractEvent) else event.item
-        self.retracted_id = event.id if isinstance(event, RetractEvent) else None
+        self.item: Item | None
+        self.retracted_id: str | None
+        if isinstance(event, RetractEvent):
+            self.item, self.retracted_id = None, event.id
+            self.item_id: str = event.id  # the item the event is about
+        else:
+            self.item, self.retracted_id = event.item, None
+            self.item_id = event.item.id
         self.ws = codec.ws_frame(data)  # complete WebSocket text frame
         self._sse: bytes | None = None
 

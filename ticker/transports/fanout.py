@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
+from collections.abc import Callable
 
 from ticker.hub import Hub
 
+log = logging.getLogger("ticker.fanout")
 COALESCE_SHARE = 0.5  # the next flush waits up to this share of the last flush's duration
 MAX_COALESCE = 0.050  # seconds: the longest a frame waits for others to join it
 
@@ -39,6 +42,7 @@ class Fanout:
         self._last_end = 0.0  # perf_counter when the last flush finished
         self._last_took = 0.0  # how long it took
         self.lag = 0.0  # age of the last event dispatched (set by the relay), in seconds
+        self.on_tick: list[Callable[[float], None]] = []  # liveness checks, given the loop time
         self.deliveries = 0  # frames written to readers (for metrics)
         self.writes = 0  # socket writes made (deliveries / writes = frames per write)
 
@@ -74,12 +78,18 @@ class Fanout:
                 self.writes += 1  # one write of everything pending for this reader
                 outbox.owner.write(outbox.take())
         for outbox in hub.take_cut():
-            outbox.owner.close_slow()
+            try:
+                outbox.owner.close_slow()
+            except Exception:  # one failed close must not spare the other slow readers
+                log.exception("closing a slow reader")
         self._last_end = time.perf_counter()
         self._last_took = self._last_end - started
 
     async def _tick_forever(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.tick_seconds)
             self.hub.tick()
+            for check in self.on_tick:
+                check(loop.time())
             self.schedule()

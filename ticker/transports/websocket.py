@@ -5,15 +5,36 @@ for every reader and keeps a task, a scope and buffers alive per connection. A b
 reader mostly listens, so this protocol owns the socket directly: the handshake and the client's
 frames go through websockets' sans-I/O ``ServerProtocol``; events come from the hub as complete,
 pre-encoded frames and everything pending for a reader is written with one ``transport.write``.
-Per connection this keeps one protocol object, one outbox and the subscriptions, and no task.
+Per connection this keeps one protocol object and one reader session (``ticker.session``: the
+outbox, the subscriptions, the per-address count), and no task.
 
-Close codes: 1008 origin not allowed (the handshake is refused with 403 instead when the origin
-is known at upgrade time), 1009 frame too large, 1012 server restarting, 1013 too slow.
+Framing follows RFC 6455. ``ServerProtocol`` parses every frame and already fails the connection
+with ``1002`` for reserved bits without an extension, a reserved opcode, an unmasked client
+frame, a control frame over 125 bytes or fragmented, a continuation without a start, a new data
+frame inside a fragmented message, or an invalid close code; with ``1007`` for a close reason
+that is not UTF-8; with ``1009`` for a message whose fragments add up to more than
+``frame_max``. It answers pings (between fragments too) and echoes a client's close. This module
+adds what it leaves to the application, per message rather than per list of fragments: the
+current message's opcode, fragment count, and for text its bytes and an incremental UTF-8 check.
+Every data frame, continuations included, and every ping is charged to the connection's frame
+budget; a message may have at most ``fragments_max`` fragments; a text message that is not
+UTF-8 fails with ``1007``; a binary message, however fragmented, is answered with an ``error``
+frame and never read as a command. Pongs the library answers with go through the reader's
+outbox, so a client that pings without reading is cut like any slow reader.
+
+Liveness: every ``ping_idle_seconds`` the server sends a WebSocket ping; a peer that has not
+answered within ``pong_timeout_seconds`` is closed with ``1011`` and its outbox freed. Every
+close ends in an abort after ``CLOSE_TIMEOUT`` if the peer does not finish it.
+
+Disallowed origins never get a WebSocket: the upgrade is refused with ``403``. Close codes:
+1002 protocol error, 1007 text that is not UTF-8, 1008 far over the frame rate, 1009 message too
+large (or in too many fragments), 1011 no pong in time, 1012 server restarting, 1013 too slow.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import logging
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit
@@ -21,23 +42,26 @@ from urllib.parse import parse_qs, urlsplit
 import msgspec
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from ticker import codec
-from ticker.cursor import Cursor
-from ticker.hub import Outbox
-from ticker.model import ClientFrame, Filter, Subscribe, Unsubscribed
-from ticker.validation import check_filter
+from ticker.model import ClientFrame, Filter, Subscribe
 
 if TYPE_CHECKING:
     from ticker.runtime import Runtime
+    from ticker.session import Session
 
 log = logging.getLogger("ticker.ws")
 # websockets logs every handshake at INFO; with 10,000 readers that is noise, so it gets its own
 # logger that an operator can turn up (logging.getLogger("ticker.ws.protocol").setLevel(...)).
 _protocol_log = logging.getLogger("ticker.ws.protocol")
 _protocol_log.setLevel(logging.WARNING)
-CLOSE_TIMEOUT = 2.0
+CLOSE_TIMEOUT = 2.0  # seconds from starting a close to aborting the socket
+PING_FRAME = b"\x89\x00"  # an empty WebSocket ping (servers never mask)
+PONG_HEAD = 0x8A  # first byte of a pong frame the library queued
+FEED_SLICE = 4096  # bytes handed to the frame parser at a time
+_utf8 = codecs.getincrementaldecoder("utf-8")
 
 
 class TickerWebSocket(asyncio.Protocol):
@@ -46,23 +70,28 @@ class TickerWebSocket(asyncio.Protocol):
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.runtime: Runtime = app_state["ticker"]
+        self.sessions = self.runtime.sessions
         self.connections: set[Any] = server_state.connections  # uvicorn's, for shutdown
-        settings = self.runtime.settings
-        origins = settings.allowed_origins
-        self.proto = ServerProtocol(
-            origins=[*origins, None] if origins else None,
-            max_size=settings.limits.frame_max,
-            logger=_protocol_log,
-        )
+        self.limits = limits = self.runtime.settings.limits
+        # origins are checked by the session rules (one allow-list for every transport)
+        self.proto = ServerProtocol(max_size=limits.frame_max, logger=_protocol_log)
         self.transport: asyncio.Transport | None = None
-        self.outbox: Outbox | None = None  # set once the handshake succeeded
-        self.client = ""  # peer address, for logs and per-IP limits
-        self.fragments: list[bytes] = []  # a fragmented client message in progress
-        self.closing = False
-        self.allowance = float(settings.limits.frame_burst)  # client frames it may send now
+        self.session: Session | None = None  # set once the handshake succeeded
+        self.address = ""  # peer address, for the per-address limit
+        self.closing = False  # no more frames for this reader; the socket is being closed
+        self._abort: asyncio.TimerHandle | None = None
+        # the client's current message
+        self.fragments = 0  # frames of it so far
+        self.binary = False  # a binary message: never read, answered with an error
+        self.dropped = False  # over the frame rate: its remaining fragments are ignored
+        self.text: bytearray | None = None  # a fragmented text message's bytes so far
+        self.utf8: codecs.IncrementalDecoder | None = None  # checks them as they come
+        # the frame budget: a token bucket of client frames
+        self.allowance = float(limits.frame_burst)
         self.allowance_at = 0.0  # loop time of the last refill
-        self.admitted = False  # counted against the per-address connection limit
-        self._close_timer: asyncio.TimerHandle | None = None
+        # liveness
+        self.ping_sent_at = 0.0  # loop time of the unanswered ping (0: none)
+        self.last_ping_at = 0.0
 
     # -- asyncio.Protocol -------------------------------------------------------------------
 
@@ -70,44 +99,59 @@ class TickerWebSocket(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self.connections.add(self)
         peer = self.transport.get_extra_info("peername")
-        self.client = str(peer[0]) if isinstance(peer, tuple) else ""
+        self.address = str(peer[0]) if isinstance(peer, tuple) else ""
+        self.last_ping_at = asyncio.get_running_loop().time()
 
     def data_received(self, data: bytes) -> None:
-        self.proto.receive_data(data)
-        for event in self.proto.events_received():
-            if isinstance(event, Request):
-                self._handshake(event)
-            elif isinstance(event, Frame):
-                self._frame(event)
-        self._flush_protocol()
+        # the parser turns all it is given into frames before any is looked at: a big read
+        # full of tiny frames goes in slices, so a connection that fails on its 33rd frame
+        # does not parse 40,000 first (after the failure the parser only discards)
+        if len(data) <= FEED_SLICE:
+            self._receive(data)
+            return
+        for start in range(0, len(data), FEED_SLICE):
+            self._receive(data[start:start + FEED_SLICE])
+
+    def _receive(self, data: bytes) -> None:
+        proto = self.proto
+        proto.receive_data(data)
+        for event in proto.events_received():
+            if self.closing:
+                break  # frames parsed in the same read after the connection failed
+            try:
+                if isinstance(event, Frame):
+                    self._frame(event)
+                elif isinstance(event, Request):
+                    self._handshake(event)
+            except Exception:  # a bug must not become "Fatal error on transport"
+                log.exception("unexpected error on a WebSocket frame")
+                self.fail(1011, "internal error")
+        self._drain_protocol()
 
     def eof_received(self) -> bool | None:
         self.proto.receive_eof()
-        self._flush_protocol()
+        self._drain_protocol()
+        self._end()
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.connections.discard(self)
-        if self._close_timer is not None:
-            self._close_timer.cancel()
-        if self.admitted:
-            self.runtime.release_connection(self.client)
-            self.admitted = False
-        if self.outbox is not None:
-            self.runtime.hub.disconnect(self.outbox)
-            self.runtime.metrics.connection_closed("ws")
-            self.outbox = None
+        if self._abort is not None:
+            self._abort.cancel()
+        self.closing = True
+        if self.session is not None:
+            self.session.close()
 
     def pause_writing(self) -> None:
-        if self.outbox is not None:
-            self.outbox.paused = True
+        if self.session is not None:
+            self.session.outbox.paused = True
 
     def resume_writing(self) -> None:
-        if self.outbox is not None:
-            self.runtime.hub.resume(self.outbox)
+        if self.session is not None and not self.closing:
+            self.runtime.hub.resume(self.session.outbox)
             self.runtime.fanout.schedule()
 
-    # -- the fan-out's Writer ---------------------------------------------------------------
+    # -- the session's Owner ----------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.closing:
@@ -117,164 +161,222 @@ class TickerWebSocket(asyncio.Protocol):
         self.runtime.metrics.slow_reader_cut("ws")
         self.close(1013, "too slow to keep up: reconnect and resume")
 
-    # -- uvicorn's graceful shutdown --------------------------------------------------------
+    def tick(self, now: float) -> None:
+        """Ping every ``ping_idle_seconds``; no pong within ``pong_timeout_seconds``: 1011."""
+        if self.closing or self.session is None:
+            return
+        if self.ping_sent_at:
+            if now - self.ping_sent_at > self.limits.pong_timeout_seconds:
+                self.fail(1011, "no pong within the deadline")
+            return
+        if now - self.last_ping_at >= self.limits.ping_idle_seconds:
+            self.ping_sent_at = self.last_ping_at = now
+            self.session.send_raw(PING_FRAME)
+
+    # -- closing ----------------------------------------------------------------------------
 
     def shutdown(self) -> None:
-        if self.outbox is None:
+        """uvicorn's graceful shutdown: 1012 to readers. Never raises (uvicorn calls it for
+        every connection in a row)."""
+        try:
+            if self.session is None:
+                self._end()
+            else:
+                self.close(1012, "server restarting: reconnect and resume")
+        except Exception:
+            log.exception("closing a WebSocket at shutdown")
             if self.transport is not None:
-                self.transport.close()
-            return
-        self.close(1012, "server restarting: reconnect and resume")
+                self.transport.abort()
 
     def close(self, code: int, reason: str) -> None:
+        """Start the closing handshake (1012, 1013): what was queued goes out first, then the
+        close frame; the socket is aborted if the peer has not finished it by CLOSE_TIMEOUT.
+        Does nothing on a connection that is already closing."""
         if self.closing or self.transport is None:
             return
+        self._flush_outbox()
+        self._release()
+        if self.proto.state is State.OPEN:
+            self.proto.send_close(code, reason)
+            self._drain_protocol()
+        else:
+            self.transport.close()
+        self._abort_later()
+
+    def fail(self, code: int, reason: str) -> None:
+        """Fail the connection (RFC 6455 §7.1.7): a close frame, then the socket is closed
+        and nothing more the peer sends is read. What was queued (the errors that explain it)
+        goes out first."""
+        if self.closing or self.transport is None:
+            return
+        self._flush_outbox()
+        self._release()
+        self.proto.fail(code, reason)
+        self._drain_protocol()
+        self._end()
+
+    def _flush_outbox(self) -> None:
+        session = self.session
+        if session is not None and self.transport is not None:
+            outbox = session.outbox
+            if outbox.frames and not outbox.paused:
+                self.transport.write(outbox.take())
+
+    def _release(self) -> None:
+        """No more frames for this reader: leave the hub, free the outbox and address slot."""
         self.closing = True
-        if self.outbox is not None:
-            if self.outbox.frames and not self.outbox.paused:
-                self.transport.write(self.outbox.take())  # what was queued goes out first
-            self.runtime.hub.disconnect(self.outbox)
-        self.proto.send_close(code, reason)
-        self.transport.write(b"".join(self.proto.data_to_send()))
-        # abort, not close: close() waits for the write buffer to drain, which never happens
-        # for a reader that stopped reading (a cut slow reader would keep its socket forever)
-        self._close_timer = asyncio.get_running_loop().call_later(
-            CLOSE_TIMEOUT, self.transport.abort,
-        )
+        if self.session is not None:
+            self.session.close()
+
+    def _end(self) -> None:
+        """The WebSocket is over: half-close the socket (what the peer still sends is read and
+        discarded, so closing never turns into a reset that destroys the close frame in
+        flight); the peer closes its side, or the socket is aborted after CLOSE_TIMEOUT."""
+        self._release()
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            if self.proto.state is not State.CONNECTING and transport.can_write_eof():
+                transport.write_eof()
+            else:
+                transport.close()
+        self._abort_later()
+
+    def _abort_later(self) -> None:
+        # abort, not wait: close() waits for the write buffer to drain, which never happens for
+        # a peer that stopped reading
+        if self._abort is None and self.transport is not None:
+            self._abort = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT,
+                                                                self.transport.abort)
 
     # -- internals --------------------------------------------------------------------------
 
-    def _flush_protocol(self) -> None:
-        """Write what the sans-I/O protocol produced (handshake, pong, close) and close the
-        socket when the closing handshake is done."""
+    def _drain_protocol(self) -> None:
+        """Write what the sans-I/O protocol produced: the handshake response and close frames
+        at once, pongs through the outbox (they count against it); an empty chunk means the
+        protocol is done with the connection."""
         if self.transport is None:
             return
         for chunk in self.proto.data_to_send():
-            if chunk:
-                self.transport.write(chunk)
+            if not chunk:
+                self._end()
+            elif chunk[0] == PONG_HEAD and self.session is not None:
+                self.session.send_raw(chunk)  # dropped if closing
             else:
-                self.transport.close()  # an empty chunk means: half-close, we are done
-                return
-        if self.proto.close_expected() and self.outbox is not None and not self.closing:
-            self.closing = True
-            self.runtime.hub.disconnect(self.outbox)
+                self.transport.write(chunk)
 
     def _handshake(self, request: Request) -> None:
         url = urlsplit(request.path)
+        sessions = self.sessions
         response: Response
+        session = None
         if url.path != "/ws":
             response = self.proto.reject(404, "Not Found: the WebSocket endpoint is /ws\n")
-        elif not self.runtime.admit_connection(self.client):
-            self.runtime.metrics.rejected(429)
-            response = self.proto.reject(429, "Too many connections from this address\n")
+        elif not sessions.origin_allowed(request.headers.get("Origin")):
+            self.runtime.metrics.rejected(403)
+            response = self.proto.reject(403, "Forbidden: this origin may not connect\n")
         else:
-            self.admitted = True
             response = self.proto.accept(request)
+            if response.status_code == 101:
+                session = sessions.open(self, "ws", "ws", self.address)
+                if session is None:
+                    self.runtime.metrics.rejected(429)
+                    response = self.proto.reject(429, "Too many connections from this address\n")
         self.proto.send_response(response)
-        if response.status_code != 101:
+        if session is None:
             return
-        self.outbox = Outbox(self, self.runtime.settings.limits.outbox_max_bytes, "ws")
-        self.runtime.hub.connect(self.outbox)
-        self.runtime.metrics.connection_opened("ws")
+        self.session = session
         query = parse_qs(url.query)
         if "feed" in query:
-            since = query.get("since", [None])[0]
-            self._subscribe(Subscribe(feed=query["feed"][0], since=since))
+            self._subscribe(query["feed"][0], None, query.get("since", [None])[0])
 
     def _frame(self, frame: Frame) -> None:
-        if self.outbox is None or self.closing:
+        opcode = frame.opcode
+        if opcode is Opcode.PING:
+            self._charge()  # the library queued its pong
             return
-        if frame.opcode in (Opcode.TEXT, Opcode.BINARY) and not self._within_rate():
+        if opcode is Opcode.PONG:
+            self.ping_sent_at = 0.0
             return
-        if frame.opcode in (Opcode.TEXT, Opcode.BINARY) or frame.opcode is Opcode.CONT:
-            if frame.opcode is Opcode.BINARY:
-                self._error("unsupported", "send JSON in text frames")
+        if opcode is Opcode.CLOSE or self.session is None:
+            return  # the library echoed the close; _drain_protocol ends the connection
+        # a data frame: TEXT or BINARY starts a message, CONT continues it (the library has
+        # already failed the connection for any other order)
+        if opcode is not Opcode.CONT:
+            self.fragments = 0
+            self.binary = opcode is Opcode.BINARY
+            self.dropped = False
+            self.utf8 = self.text = None
+        self.fragments += 1
+        if self.fragments > self.limits.fragments_max:
+            self.fail(1009, f"a message may have at most {self.limits.fragments_max} fragments")
+            return
+        if not self._charge():
+            self.dropped = True
+        if self.dropped or self.closing:
+            return
+        if self.binary:
+            if frame.fin:
+                self.session.error("unsupported", "send JSON in text frames")
+            return
+        data = bytes(frame.data)  # it is bytes already: no copy
+        try:
+            if frame.fin and self.fragments == 1:
+                data.decode()
+                self._message(data)
                 return
-            self.fragments.append(bytes(frame.data))
-            if not frame.fin:
-                if sum(map(len, self.fragments)) > self.runtime.settings.limits.frame_max:
-                    self.close(1009, "message too large")
-                return
-            message, self.fragments = b"".join(self.fragments), []
+            if self.utf8 is None or self.text is None:
+                self.utf8, self.text = _utf8(), bytearray()
+            self.utf8.decode(data, frame.fin)
+        except UnicodeDecodeError as exc:
+            self.fail(1007, f"invalid UTF-8 at byte {exc.start}")
+            return
+        self.text += data
+        if frame.fin:
+            message = bytes(self.text)
+            self.utf8 = self.text = None
             self._message(message)
 
-    def _within_rate(self) -> bool:
+    def _charge(self) -> bool:
         """Token bucket: ``frames_per_second`` with bursts of ``frame_burst``. A frame over the
         rate gets an error and is dropped; a client that keeps going (a whole burst more) is
         closed with 1008."""
-        limits = self.runtime.settings.limits
+        limits = self.limits
         now = asyncio.get_running_loop().time()
         if self.allowance_at:
-            elapsed = now - self.allowance_at
-            self.allowance = min(limits.frame_burst,
-                                 self.allowance + elapsed * limits.frames_per_second)
+            self.allowance = min(limits.frame_burst, self.allowance
+                                 + (now - self.allowance_at) * limits.frames_per_second)
         self.allowance_at = now
         self.allowance -= 1
         if self.allowance >= 0:
             return True
         if self.allowance < -limits.frame_burst:
-            self.close(1008, "too many frames")
-        else:
-            self._error("rate_limited",
-                        f"at most {limits.frames_per_second:g} frames per second; frame dropped")
+            self.fail(1008, "too many frames")
+        elif self.session is not None:
+            self.session.error("rate_limited", f"at most {limits.frames_per_second:g} frames "
+                               "per second; frame dropped")
         return False
 
     def _message(self, message: bytes) -> None:
+        session = self.session
+        assert session is not None
         try:
             frame: ClientFrame = codec.client_frame_decoder.decode(message)
         except msgspec.ValidationError as exc:
-            self._error("invalid_frame", str(exc))
+            session.error("invalid_frame", str(exc))
             return
         except msgspec.DecodeError:
-            self._error("malformed_json", "the frame is not valid JSON")
+            session.error("malformed_json", "the frame is not valid JSON")
+            return
+        except RecursionError:
+            session.error("malformed_json", "the frame is nested too deeply")
             return
         if isinstance(frame, Subscribe):
-            self._subscribe(frame)
-        elif self.outbox is not None:
-            hub = self.runtime.hub
-            if hub.unsubscribe(self.outbox, frame.feed):
-                ack = codec.encode(Unsubscribed(feed=frame.feed))
-                hub.send_json(self.outbox, "unsubscribed", ack)
-                self.runtime.fanout.schedule()
-            else:
-                self._error("not_subscribed", f"not subscribed to feed {frame.feed!r}")
+            self._subscribe(frame.feed, frame.filter, frame.since)
+        elif not session.unsubscribe(frame.feed):
+            session.error("not_subscribed", f"not subscribed to feed {frame.feed!r}")
 
-    def _subscribe(self, frame: Subscribe) -> None:
-        outbox = self.outbox
-        if outbox is None:
-            return
-        runtime = self.runtime
-        feed = runtime.settings.feed(frame.feed)
-        if feed is None:
-            self._error("unknown_feed", f"no feed {frame.feed!r}")
-            return
-        problems = check_filter(frame.filter, feed, "$.filter")
-        if problems:
-            self._error("invalid_filter", "; ".join(f"{p.path}: {p.message}" for p in problems))
-            return
-        limit = runtime.settings.limits.subscriptions_per_connection
-        if feed.id not in outbox.subs and len(outbox.subs) >= limit:
-            self._error("too_many_subscriptions", f"at most {limit} subscriptions per connection")
-            return
-        since = _cursor(frame.since)
-        need = runtime.hub.subscribe(outbox, feed.id, frame.filter or Filter(), since)
-        if need is not None:
-            runtime.relay.recover(outbox, need)
-        runtime.fanout.schedule()
-
-    def _error(self, code: str, message: str) -> None:
-        if self.outbox is not None:
-            frame = codec.encode({"type": "error", "code": code, "message": message})
-            self.runtime.hub.send_json(self.outbox, "error", frame)
-            self.runtime.fanout.schedule()
-
-
-def _cursor(text: str | None) -> Cursor | None:
-    """A cursor that does not parse is treated as unknown: the reader gets a snapshot."""
-    if text is None:
-        return None
-    try:
-        return Cursor.parse(text)
-    except ValueError:
-        return None
-
+    def _subscribe(self, feed: str, flt: Filter | None, since: str | None) -> None:
+        assert self.session is not None
+        refused = self.session.subscribe(feed, flt, since, "$.filter")
+        if refused is not None:
+            self.session.error(refused.code, refused.message)

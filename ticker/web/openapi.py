@@ -321,8 +321,10 @@ def build_document(settings: Settings) -> Schema:
                            "the cursor is no longer retained) that `event: snapshot` follows "
                            "and the client should replace what it shows. Then `item`, "
                            "`update` and `retract` events; a `: ping` comment after 25 s idle. "
-                           "Filters apply to new items only; corrections and retractions are "
-                           "always sent.",
+                           "Filters apply to new items; a correction or retraction goes to "
+                           "every reader whose filter passed the item before or after it. "
+                           "`403`: the page's `Origin` is not in `TICKER_ALLOWED_ORIGINS`; "
+                           "`429`: too many readers from this address.",
             "parameters": [
                 feed, SINCE,
                 {"name": "Last-Event-ID", "in": "header", "required": False,
@@ -349,7 +351,7 @@ def build_document(settings: Settings) -> Schema:
                                      "retract": _ref(RetractEvent)},
                     }},
                 },
-                **_problems(404, 422),
+                **_problems(403, 404, 422, 429),
             },
         }},
         "/api/v1/openapi.json": {"get": {
