@@ -34,10 +34,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     create.add_argument("--feeds", required=True, help="comma-separated feeds, e.g. en,ar")
     create.add_argument("--ttl", default=DEFAULT_TTL, help="lifetime: 30d, 12h, 15m, 60s")
     check_command.add_parser(commands)
+    from ticker.reach.webhooks import ping
+
+    ping.add_command(commands)
     args = parser.parse_args(argv)
     if args.command == "check":
         return check_command.run(args)
     try:
+        if args.command == "webhooks":
+            return ping.run(args)
         if args.command == "serve":
             return _serve(args)
         return _token_create(args)
