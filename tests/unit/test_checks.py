@@ -22,10 +22,11 @@ from ticker.checks.broker import (
 )
 from ticker.checks.clock import check_clock, measure_offset
 from ticker.checks.host import check_nofile, check_somaxconn, check_syn_backlog
-from ticker.checks.reach import check_push, check_webhooks, push_service_problem
+from ticker.checks.reach import check_push, check_push_key, check_webhooks
 from ticker.checks.result import Context, Result, Status, ok
 from ticker.checks.settings import check_origins, check_secret, origin_problem
 from ticker.config import Settings
+from ticker.reach.push.vapid import new_key_pem
 
 STRONG = "Xq3vR8mZ0pL2sT7wK9yB4nC6dF1gH5jA-uE_oI"  # 38 distinct characters
 
@@ -153,17 +154,13 @@ def test_backlogs_read_from_proc(tmp_path: Path) -> None:
     assert check_somaxconn(missing).status is Status.WARN
 
 
-def test_push_service_origins() -> None:
-    assert push_service_problem("https://*.push.apple.com") is None
-    assert push_service_problem("https://fcm.googleapis.com") is None
-    assert push_service_problem("https://push.*.example") is not None
-    assert push_service_problem("ftp://push.example") is not None
-    assert push_service_problem("https://push.example/path") is not None
+class Receiver(BaseHTTPRequestHandler):
+    """Takes webhook POSTs (and says 200) on one path; anything else 404."""
 
-
-class Answering(BaseHTTPRequestHandler):
-    def do_HEAD(self) -> None:
-        self.send_response(405)
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200 if self.path == "/hooks/ticker" else 404)
+        self.send_header("Content-Length", "0")
         self.end_headers()
 
     def log_message(self, *args: object) -> None:
@@ -172,40 +169,52 @@ class Answering(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def receiver() -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", free_port()), Answering)
+    server = HTTPServer(("127.0.0.1", free_port()), Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hooks/ticker"
+    yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
     server.server_close()
 
 
-class ReachSettings(Settings, frozen=True, kw_only=True):
-    """Settings as the push and webhook code defines them (CONTRACT.md, v1 addition)."""
-
-    push_services: str | None = None
-    webhooks: list[dict[str, object]] = msgspec.field(default_factory=list)
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
-def test_webhook_and_push_checks_plug_in(receiver: str) -> None:
-    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+def test_webhooks_get_the_signed_ping(receiver: str) -> None:
     down = f"http://127.0.0.1:{free_port()}/hook"
-    settings = ReachSettings(push_services="https://*.push.example,http://127.0.0.1:9",
-                             webhooks=[
-        {"url": receiver, "secret": secret, "feeds": ["en"]},
-        {"url": down, "secret": secret, "feeds": ["en"]},
-        {"url": receiver, "secret": "plain", "feeds": ["en"]},
-        {"url": receiver, "secret": secret, "feeds": ["xx"]},
-    ])
-    context = Context(settings=settings, timeout=1.0)
-    push = check_push(context)
-    assert [r.status for r in push] == [Status.WARN] and "http://127.0.0.1:9" in push[0].message
-    hooks = check_webhooks(context)
-    assert [r.status for r in hooks] == [Status.OK, Status.WARN, Status.FAIL, Status.FAIL]
-    assert "answered 405" in hooks[0].message
-    assert "whsec_" in hooks[2].message and "['xx']" in hooks[3].message
-    assert check_webhooks(ctx()) == [] and check_push(ctx()) == []  # a build without them
+    settings = msgspec.convert({"outbound_allow": ["127.0.0.1"], "webhooks": [
+        {"name": "cms", "url": f"{receiver}/hooks/ticker", "secret": SECRET, "feeds": ["en"]},
+        {"name": "gone", "url": f"{receiver}/elsewhere", "secret": SECRET, "feeds": ["en"]},
+        {"name": "down", "url": down, "secret": SECRET, "feeds": ["en"]},
+    ]}, Settings)
+    results = check_webhooks(Context(settings=settings, timeout=1.0))
+    assert [(r.name, r.status) for r in results] == [
+        ("webhook.cms", Status.OK), ("webhook.gone", Status.WARN), ("webhook.down", Status.WARN)]
+    assert "HTTP 404" in results[1].message and "ticker webhooks test gone" in results[1].action
+    refused = msgspec.structs.replace(settings, outbound_allow=[])
+    assert check_webhooks(Context(settings=refused, timeout=1.0))[0].status is Status.FAIL
+
+
+def test_push_services_contact_and_key_file(tmp_path: Path) -> None:
+    key = tmp_path / "vapid.pem"
+    settings = msgspec.convert({"push_key_file": str(key), "push_contact": "mailto:desk@x.org",
+                                "push_services": ["https://fcm.googleapis.com",
+                                                  "http://127.0.0.1:9"]}, Settings)
+    context = Context(settings=settings)
+    services, contact, missing = check_push(context)
+    assert services.status is Status.WARN and "http://127.0.0.1:9" in services.message
+    assert contact.status is Status.OK
+    assert missing.status is Status.OK and "first start makes it" in missing.message
+    key.write_bytes(new_key_pem())
+    key.chmod(0o644)
+    assert check_push_key(context).status is Status.WARN
+    key.chmod(0o600)
+    assert check_push_key(context).status is Status.OK
+    key.write_text("not a key")
+    assert check_push_key(context).status is Status.FAIL
+    defaults = check_push(ctx())
+    assert [r.status for r in defaults] == [Status.OK, Status.WARN, Status.WARN]
 
 
 def test_registered_checks_run_and_a_crash_is_a_fail(monkeypatch: pytest.MonkeyPatch) -> None:

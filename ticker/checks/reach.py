@@ -1,129 +1,120 @@
-"""Checks of Web Push and webhook configuration (CONTRACT.md, "Reach beyond the open page").
+"""Checks of Web Push and webhooks (docs/push.md, docs/webhooks.md).
 
-These read settings that the push and webhook code adds (``push_services``, ``webhooks``); on a
-build without them they report nothing. The settings are read by name, so this module needs no
-change when they land; ``ANSWERS`` is where the webhook sender's own signed ping
-(``ticker webhooks test``) plugs in instead of the plain reachability probe below.
+Their settings are checked when they load (``ticker.reach.settings``: a push-service origin or a
+``[[webhooks]]`` entry that cannot work is the ``config`` FAIL); these look at what loading
+cannot: where the VAPID key is, whom push services can contact, and whether each webhook
+endpoint answers the signed ping ``ticker webhooks test`` sends.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Callable, Iterable
-from typing import Any
-from urllib.parse import urlsplit
+import asyncio
+from pathlib import Path
 
-import httpx
+import redis
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
+from ticker.brokers.redis_url import is_cluster, server_url
 from ticker.checks.result import Context, Result, fail, ok, warn
+from ticker.reach.push.vapid import SECRET_NAME
+from ticker.reach.settings import webhook_name
+from ticker.reach.webhooks.ping import send_ping
+
+DEFAULT_CONTACT = "mailto:ticker@localhost"
 
 
-def field_of(entry: Any, key: str) -> Any:
-    """``entry[key]`` for a table, ``entry.key`` for a settings struct."""
-    if isinstance(entry, dict):
-        return entry.get(key)
-    return getattr(entry, key, None)
+def check_push_services(ctx: Context) -> Result:
+    name = "push.services"
+    services = ctx.settings.push_services
+    plain = [origin for origin in services if origin.startswith("http://")]
+    if plain:
+        return warn(name, f"TICKER_PUSH_SERVICES allows plain http: {', '.join(plain)} "
+                    "(pushes there cross the network unencrypted at the transport)",
+                    "keep http:// push services for tests only")
+    return ok(name, f"pushes go only to {', '.join(services)}")
 
 
-def push_service_problem(origin: str) -> str | None:
-    """Why ``origin`` is not a push-service origin (``https://host[:port]``, ``*.`` allowed)."""
-    host_at = origin.find("://") + 3
-    if "*" in origin:
-        if host_at < 3 or not origin.startswith("*.", host_at) or origin.count("*") > 1:
-            return "may use '*.' only at the start of the host"
-        origin = origin[:host_at] + origin[host_at + 2:]
-    parts = urlsplit(origin)
-    if parts.scheme not in ("https", "http"):
-        return "is not an https:// origin"
-    if not parts.hostname:
-        return "has no host"
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        return "has a path; an origin is scheme://host[:port] only"
-    return None
+def check_push_contact(ctx: Context) -> Result:
+    name = "push.contact"
+    contact = ctx.settings.push_contact
+    if contact == DEFAULT_CONTACT:
+        return warn(name, f"TICKER_PUSH_CONTACT is the default {contact}: push services write "
+                    "to this address about problems with your pushes before they block them",
+                    "set TICKER_PUSH_CONTACT to a mailbox someone reads (mailto:) or a page")
+    return ok(name, f"push services can reach you at {contact}")
+
+
+def _key_file_result(path: Path, name: str) -> Result:
+    if not path.exists():
+        if not path.parent.exists() or not path.parent.is_dir():
+            return fail(name, f"TICKER_PUSH_KEY_FILE={path}: its directory does not exist",
+                        "create the directory (writable by ticker) or fix the path")
+        return ok(name, f"TICKER_PUSH_KEY_FILE={path} does not exist yet: the first start "
+                  "makes it (mode 0600); every node must then have the same file")
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError) as exc:
+        return fail(name, f"TICKER_PUSH_KEY_FILE={path} cannot be used: {exc}",
+                    "restore the file, or remove it to make a new key (every browser must "
+                    "then subscribe again)")
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        return fail(name, f"TICKER_PUSH_KEY_FILE={path} is not a P-256 private key",
+                    "point it at the VAPID key ticker made, or remove it to make a new one")
+    if path.stat().st_mode & 0o077:
+        return warn(name, f"TICKER_PUSH_KEY_FILE={path} is readable by other users: whoever "
+                    "reads it can push to every subscriber", f"chmod 600 {path}")
+    return ok(name, f"VAPID key in {path}")
+
+
+def check_push_key(ctx: Context) -> Result:
+    name = "push.key"
+    settings = ctx.settings
+    if settings.push_key_file:
+        return _key_file_result(Path(settings.push_key_file), name)
+    if settings.embedded:
+        return warn(name, "no TICKER_PUSH_KEY_FILE on the embedded broker: the VAPID key lives "
+                    "as long as the process, and browsers must subscribe again after a restart",
+                    "set TICKER_PUSH_KEY_FILE to a path ticker may write (see docs/push.md)")
+    if is_cluster(settings.broker_url):
+        return ok(name, "the VAPID key is kept in Redis Cluster, shared by every node")
+    key = f"{settings.redis_prefix}secret:{SECRET_NAME}"
+    try:
+        with redis.Redis.from_url(server_url(settings.broker_url), socket_timeout=ctx.timeout,
+                                  socket_connect_timeout=ctx.timeout) as client:
+            present = bool(client.exists(key))
+    except (redis.RedisError, OSError):
+        return warn(name, "cannot look for the VAPID key: Redis does not answer (see broker)",
+                    "run ticker check again once Redis answers")
+    if present:
+        return ok(name, f"the VAPID key is in Redis ({key}), shared by every node")
+    return ok(name, f"no VAPID key in Redis yet ({key}): the first node to start makes it")
 
 
 def check_push(ctx: Context) -> list[Result]:
-    services = getattr(ctx.settings, "push_services", None)
-    if services is None:
-        return []  # this build has no Web Push
-    name = "push.services"
-    listed = [s.strip() for s in services.split(",")] if isinstance(services, str) else services
-    listed = [s for s in listed if s]
-    bad = [(s, p) for s in listed if (p := push_service_problem(s)) is not None]
-    if bad:
-        origin, problem = bad[0]
-        return [fail(name, f"TICKER_PUSH_SERVICES: {origin!r} {problem}",
-                     "list push-service origins as https://host[:port], '*.' wildcards allowed")]
-    plain = [s for s in listed if s.startswith("http://")]
-    if plain:
-        return [warn(name, f"TICKER_PUSH_SERVICES allows plain http: {', '.join(plain)} "
-                     "(subscriptions there are sent unencrypted over the network)",
-                     "keep http:// origins for tests only")]
-    shown = ", ".join(listed) if listed else "the browsers' default push services"
-    return [ok(name, f"pushes go only to {shown}")]
-
-
-def webhook_problem(entry: Any, feeds: set[str]) -> str | None:
-    url = str(field_of(entry, "url") or "")
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return f"url {url!r} is not an http(s) URL with a host"
-    secret = str(field_of(entry, "secret") or "")
-    if not secret.startswith("whsec_"):
-        return "secret does not start with 'whsec_' (Standard Webhooks)"
-    try:
-        if not base64.b64decode(secret.removeprefix("whsec_"), validate=True):
-            return "secret is empty after 'whsec_'"
-    except (binascii.Error, ValueError):
-        return "secret after 'whsec_' is not base64"
-    wanted = set(field_of(entry, "feeds") or [])
-    unknown = sorted(wanted - feeds - {"*"})
-    if not wanted:
-        return "feeds is empty"
-    if unknown:
-        return f"feeds {unknown} are not configured"
-    return None
-
-
-def probe(url: str, timeout: float) -> tuple[bool, str]:
-    """Whether anything answers HTTP at ``url`` (a HEAD; any status counts, redirects are not
-    followed). The webhook sender's signed ping replaces this through ``ANSWERS``."""
-    try:
-        response = httpx.head(url, timeout=timeout, follow_redirects=False)
-    except httpx.HTTPError as exc:
-        return False, f"{type(exc).__name__}: {exc}"
-    return response.status_code < 500, f"answered {response.status_code}"
-
-
-def _answers(entry: Any, timeout: float) -> tuple[bool, str]:
-    return probe(str(field_of(entry, "url")), timeout)
-
-
-ANSWERS: Callable[[Any, float], tuple[bool, str]] = _answers  # the extension point
+    return [check_push_services(ctx), check_push_contact(ctx), check_push_key(ctx)]
 
 
 def check_webhooks(ctx: Context) -> list[Result]:
-    hooks: Iterable[Any] | None = getattr(ctx.settings, "webhooks", None)
-    if hooks is None:
-        return []  # this build has no webhooks
-    feeds = {f.id for f in ctx.settings.feeds}
+    """Each endpoint gets the signed ping of ``ticker webhooks test``; one that does not answer
+    is a WARN, not a FAIL: a partner's outage must not stop a deploy, and events wait for it."""
     results = []
-    for index, entry in enumerate(hooks):
-        label = str(field_of(entry, "name") or urlsplit(str(field_of(entry, "url"))).hostname
-                    or index)
-        name = f"webhook.{label}"
-        problem = webhook_problem(entry, feeds)
-        if problem is not None:
-            results.append(fail(name, f"[[webhooks]] #{index + 1}: {problem}",
-                                "fix the entry in TICKER_CONFIG (docs/webhooks.md)"))
-            continue
-        answered, how = ANSWERS(entry, ctx.timeout)
-        if not answered:
-            results.append(warn(name, f"{field_of(entry, 'url')} {how}: events queue up for it "
-                                "(retried, then parked) until it answers",
-                                "ask the receiver's owner; ticker webhooks test sends a signed "
-                                "ping"))
+    for hook in ctx.settings.webhooks:
+        name = f"webhook.{webhook_name(hook)}"
+        try:
+            outcome, status = asyncio.run(
+                asyncio.wait_for(send_ping(ctx.settings, hook), ctx.timeout * 5))
+        except TimeoutError:
+            outcome, status = "network", "no answer in time"
+        if outcome == "delivered":
+            results.append(ok(name, f"{hook.url} took a signed ping ({status})"))
+        elif outcome == "refused":
+            results.append(fail(name, f"{hook.url}: ticker's outbound rules refuse it (a "
+                                "private or loopback address?)", "list its network in "
+                                "TICKER_OUTBOUND_ALLOW if it is meant to be reached"))
         else:
-            results.append(ok(name, f"{field_of(entry, 'url')} {how}"))
+            results.append(warn(name, f"{hook.url} did not take a signed ping: {outcome} "
+                                f"({status}); events wait for it, retried, then parked",
+                                f"ask the receiver's owner; ticker webhooks test "
+                                f"{webhook_name(hook)} repeats the ping"))
     return results
