@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.integration.test_cli import ticker
-from tests.servers import LocalCluster, RedisServer, free_port
+from tests.servers import LocalCluster, RedisServer, Server, free_port, server_env
 from ticker.checks.registry import run_checks
 from ticker.checks.result import Context, Result, Status
 from ticker.config import load_settings
@@ -72,6 +72,21 @@ def test_a_redis_set_up_for_ticker_passes_and_json_parses(redis_at: Any) -> None
         assert checks[name]["status"] == "OK", checks[name]
     assert "appendfsync always" in checks["redis.persistence"]["message"]
     assert set(checks["secret"]) == {"name", "status", "message", "action"}
+    assert checks["push.key"]["status"] == "OK" and "first node" in checks["push.key"]["message"]
+
+
+def test_the_vapid_key_a_node_made_is_found_in_redis(redis_at: Any) -> None:
+    redis_server = redis_at()
+    env = server_env("redis", REDIS_URL=redis_server.url)
+    node = Server(free_port(), env).start()
+    try:
+        done = ticker("check", "--json", "--readers", "10",
+                      env={**env_for(redis_server.url),
+                           "TICKER_REDIS_PREFIX": env["TICKER_REDIS_PREFIX"]})
+        key = by_name(json.loads(done.stdout))["push.key"]
+        assert key["status"] == "OK" and "is in Redis" in key["message"], key
+    finally:
+        node.stop()
 
 
 def test_partial_persistence_is_a_warning_that_says_what_readers_get(redis_at: Any) -> None:
