@@ -22,6 +22,7 @@ from ticker.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from ticker.reach.service import Reach
 from ticker.relay import Relay
 from ticker.runtime import Runtime
+from ticker.scheduler import Scheduler
 from ticker.session import Sessions
 from ticker.transports.fanout import Fanout
 from ticker.web.middleware import middleware
@@ -60,9 +61,12 @@ def build_runtime(settings: Settings) -> Runtime:
     metrics.bind_health(  # the embedded broker has no connection to lose
         broker_up=lambda: getattr(broker, "listener_state", "connected") == "connected",
         ready=lambda: relay.ready)
+    scheduler = Scheduler(broker, [f.id for f in settings.feeds])
+    metrics.bind({"scheduled_fired": lambda: scheduler.fired})
     return Runtime(settings=settings, broker=broker, hub=hub, fanout=fanout, relay=relay,
                    newsroom=Newsroom(broker, limiter), verifier=Verifier(settings.secret),
                    metrics=metrics, limiter=limiter, sessions=sessions,
+                   scheduler=scheduler,
                    reach=Reach(settings, broker, metrics.registry, seen=hub.last_seq))
 
 
@@ -73,6 +77,7 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Runtime]]:
         await runtime.relay.start()
         runtime.fanout.start()
+        runtime.scheduler.start()  # after the relay: the broker is started
         if runtime.reach is not None:
             await runtime.reach.start()
         log.info("ticker ready: %d feeds on %s", len(settings.feeds),
@@ -80,6 +85,7 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield {"ticker": runtime}
         finally:
+            await runtime.scheduler.aclose()
             if runtime.reach is not None:
                 await runtime.reach.aclose()
             await runtime.fanout.stop()

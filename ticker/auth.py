@@ -101,3 +101,9 @@ def require_item_access(claims: Claims, author: str) -> None:
     """Correspondents touch only their own items; editors touch any item in their feeds."""
     if claims.role != "editor" and claims.sub != author:
         raise Forbidden("a correspondent may only change their own items")
+
+
+def require_editor(claims: Claims, action: str) -> None:
+    """Hold, release, pin and unpin are the editors' (an editor of the feed)."""
+    if claims.role != "editor":
+        raise Forbidden(f"only an editor may {action}")

@@ -15,6 +15,7 @@ from ticker.newsroom import Newsroom
 from ticker.ratelimit import RateLimiter
 from ticker.reach.service import Reach
 from ticker.relay import Relay
+from ticker.scheduler import Scheduler
 from ticker.session import Sessions
 from ticker.transports.fanout import Fanout
 
@@ -31,6 +32,7 @@ class Runtime:
     metrics: Metrics
     limiter: RateLimiter
     sessions: Sessions  # every reader connection, whatever its transport
+    scheduler: Scheduler
     sse_streams: set[Any] = field(default_factory=set)  # open SSE streams (to end on drain)
     draining: bool = False  # shutdown has begun
     reach: Reach | None = None  # Web Push and webhooks (ticker.reach)
