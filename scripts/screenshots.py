@@ -132,6 +132,11 @@ def main() -> None:
                  "editor", "--feeds", "en,ar,es"],
                 env=env, capture_output=True, text=True, check=True,
             ).stdout.strip()
+            contributor = subprocess.run(
+                [sys.executable, "-m", "ticker", "token", "create", "--sub", "carla", "--role",
+                 "contributor", "--feeds", "en,ar,es"],
+                env=env, capture_output=True, text=True, check=True,
+            ).stdout.strip()
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as http:
                 pins: dict[str, str] = {}
                 for feed, items in SAMPLES.items():
@@ -141,7 +146,7 @@ def main() -> None:
                         r.raise_for_status()
                         if sample.get("pin"):
                             pins[feed] = r.json()["id"]
-                shoot(base, token, out, opts.chromium, pin=lambda: [
+                shoot(base, token, out, opts.chromium, contributor=contributor, pin=lambda: [
                     http.put(f"/api/v1/feeds/{feed}/pin", json={"id": item_id})
                     .raise_for_status() for feed, item_id in pins.items()])
         finally:
@@ -149,7 +154,8 @@ def main() -> None:
             proc.wait(timeout=20)
 
 
-def shoot(base: str, token: str, out: Path, chromium: str, pin: Callable[[], object]) -> None:
+def shoot(base: str, token: str, out: Path, chromium: str, pin: Callable[[], object],
+          contributor: str = "") -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=ARGS, headless=True)
         context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB",
@@ -195,7 +201,23 @@ def shoot(base: str, token: str, out: Path, chromium: str, pin: Callable[[], obj
         still(page)
         page.screenshot(path=str(out / "desk.png"), full_page=True)
         print("wrote desk.png")
+        if contributor:
+            queue_shot(page, base, contributor, out / "desk-queue.png")
         browser.close()
+
+
+def queue_shot(page: Page, base: str, contributor: str, path: Path) -> None:
+    """The desk's approval queue with two stringers' submissions, the second just arrived."""
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {contributor}"}) as http:
+        for body in ({"text": "Ferry service to the islands suspended until further notice",
+                      "source": "Port authority", "urgency": 3,
+                      "note": "Confirmed by phone with the harbour master"},
+                     {"text": "Bridge on the coast road reopened after inspection",
+                      "source": "Roads agency"}):
+            http.post("/api/v1/feeds/en/items", json=body).raise_for_status()
+            page.wait_for_selector(f"#approvals li:has-text({body['text']!r})")
+    page.locator("#approval-card").screenshot(path=str(path))
+    print("wrote", path.name)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from ticker.auth import Claims, require_editor, require_feed, require_item_acces
 from ticker.brokers.base import Broker, Change, Idempotency, ItemRecord, Kind
 from ticker.brokers.transitions import ALLOWED
 from ticker.config import FeedConfig
-from ticker.errors import Conflict, InvalidInput, NotFound, RateLimited
+from ticker.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from ticker.model import DESK_STATUSES, FieldError, Item, ItemDraft, PatchBody, PublishBody
 from ticker.ratelimit import RateLimiter
 from ticker.stamp import ms_of, now_ms
@@ -29,7 +29,8 @@ from ticker.views import private_item
 
 MAX_CONFLICT_RETRIES = 5
 _DONE = {"update": "corrected", "note": "annotated", "hold": "held", "release": "released",
-         "retract": "retracted", "pin": "pinned", "golive": "made live", "expire": "expired"}
+         "retract": "retracted", "pin": "pinned", "golive": "made live", "expire": "expired",
+         "approve": "approved", "reject": "rejected"}
 _STAMPED = ("id", "published_at", "updated_at")
 _UNPINS = frozenset({"hold", "retract", "expire"})  # taking the pinned item off unpins it
 
@@ -60,6 +61,13 @@ def live_draft(item: Item | ItemDraft) -> bytes:
     return codec.encode(body)
 
 
+def require_submitted(item: Item) -> None:
+    """A contributor changes or withdraws its items only while they wait for an editor."""
+    if item.status != "submitted":
+        raise Forbidden(f"item {item.id} is {item.status}: a contributor may change its items "
+                        "only while they are submitted")
+
+
 def _ms(timestamp: str | None) -> int | None:
     return None if timestamp is None else ms_of(timestamp)
 
@@ -76,16 +84,19 @@ class Newsroom:
         """A new item: ``usable`` at once, or ``scheduled`` under an embargo still ahead."""
         require_feed(claims, feed.id)
         scheduled = body.embargoed_until is not None and ms_of(body.embargoed_until) > now_ms()
+        submitted = claims.role == "contributor"  # (issue 13) it waits for an editor
         draft = ItemDraft(
             feed=feed.id, text=body.text, urgency=body.urgency, regions=body.regions,
             lang=body.lang or feed.lang, author=claims.sub, version=1,
-            status="scheduled" if scheduled else "usable", source=body.source,
+            status="submitted" if submitted else "scheduled" if scheduled else "usable",
+            source=body.source,
             category=body.category, url=body.url, embargoed_until=body.embargoed_until,
             expires=body.expires,
         )
-        if scheduled:
+        if scheduled or submitted:  # a submission's embargo counts from its approval
             change = Change("draft", codec.encode(draft), live=live_draft(draft),
-                            embargo_ms=_ms(body.embargoed_until), expires_ms=_ms(body.expires),
+                            embargo_ms=None if submitted else _ms(body.embargoed_until),
+                            expires_ms=_ms(body.expires),
                             note=body.note, by=claims.sub)
         else:
             change = Change("item", codec.encode(draft), expires_ms=_ms(body.expires),
@@ -182,6 +193,45 @@ class Newsroom:
         record = await self.record(feed.id, codec.item_decoder.decode(result.item).id)
         return self._outcome(record.data, record.note, False, True)
 
+    # -- (issue 13) the approval queue: approve, reject, and the desk's reads ----------------
+
+    async def approve(self, claims: Claims, feed: FeedConfig, item_id: str) -> Outcome:
+        """``submitted`` → live now (an ordinary ``item`` event), or ``scheduled`` when its
+        embargo is still ahead; its author stays the contributor."""
+        require_editor(claims, "approve an item")
+
+        def build(item: Item) -> Change:
+            embargo = _ms(item.embargoed_until)
+            ahead = embargo is not None and embargo > now_ms()
+            new = msgspec.structs.replace(item, status="scheduled" if ahead else "usable")
+            return Change("approve", stored_body(new), item_id, item.version,
+                          embargo_ms=embargo if ahead else None, by=claims.sub)
+
+        return await self._change(claims, feed, item_id, "approve", build)
+
+    async def reject(self, claims: Claims, feed: FeedConfig, item_id: str) -> Outcome:
+        """``submitted`` → ``canceled``: it never was, and never will be, public."""
+        require_editor(claims, "reject an item")
+        return await self._change(claims, feed, item_id, "reject", lambda item: Change(
+            "reject", stored_body(msgspec.structs.replace(item, status="canceled")), item_id,
+            item.version, by=claims.sub))
+
+    async def queue(self, claims: Claims, feed: FeedConfig) -> list[bytes]:
+        """The ``submitted`` and ``scheduled`` items, oldest first, with their notes."""
+        require_feed(claims, feed.id)
+        records = await self._broker.queue(feed.id)
+        return [private_item(r.data, r.note, False) for r in records
+                if codec.item_decoder.decode(r.data).status in DESK_STATUSES]
+
+    async def history(self, claims: Claims, feed: FeedConfig, item_id: str) -> bytes:
+        """Every action on the item, oldest first (a JSON array); 404 for no such item."""
+        require_feed(claims, feed.id)
+        found = await self._broker.history(feed.id, item_id)
+        if found is None:
+            await self.record(feed.id, item_id)  # 404, or an item older than histories
+            return b"[]"
+        return found
+
     async def _change(self, claims: Claims, feed: FeedConfig, item_id: str, kind: Kind,
                       build: Callable[[Item], Change]) -> Outcome:
         """Read the item, check who may, build the change from it, make it; retry on a
@@ -195,6 +245,9 @@ class Newsroom:
             if current.status == "canceled" or current.status not in ALLOWED[kind]:
                 self._refuse(kind, current, item_id)
             change = build(current)
+            if claims.role == "contributor":  # (issue 13) only while it waits, atomically
+                require_submitted(current)
+                change = change._replace(require_status="submitted")
             result = await self._broker.publish(feed.id, change)
             if result.status == "published":
                 note = record.note if change.note is None else (change.note or None)

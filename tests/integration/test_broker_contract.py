@@ -705,7 +705,7 @@ async def test_every_key_of_a_feed_shares_its_hash_tag(make_redis_broker: Broker
     assert names and all(re.fullmatch(re.escape(prefix) + r"\{(en|ar)\}:[a-z]+(:[0-9a-f]{64})?",
                                       name) for name in names), names
     assert {name.split(":")[-1] for name in names if ":idem:" not in name} == {
-        "meta", "log", "items", "latest", "retention"}
+        "meta", "log", "items", "latest", "retention", "history"}
 
 
 def test_a_prefix_with_braces_is_refused() -> None:

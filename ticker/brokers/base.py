@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Literal, NamedTuple, Protocol
 
 Kind = Literal["item", "draft", "update", "note", "hold", "release", "retract", "pin", "unpin",
-               "golive", "expire"]
+               "golive", "expire", "approve", "reject"]
 """What one atomic step does (the transition table, docs/api.md, is built from these):
 
 - ``item``: a new ``usable`` item; event ``item``. Its ``expires`` (``expires_ms``) is put on
@@ -31,6 +31,16 @@ Kind = Literal["item", "draft", "update", "note", "hold", "release", "retract", 
 - ``golive``: a desk item goes live now (``published_at`` = now) as an ordinary ``item`` event.
 - ``expire``: a ``usable`` item leaves the air (event ``retract``, reason ``expired``), status
   unchanged; it cannot change any more except for its note and a kill.
+
+- ``approve`` (an editor, issue 13): ``submitted`` → live now as an ordinary ``item`` event,
+  like ``golive``; or, when ``embargo_ms`` is still ahead, → ``scheduled`` (``body``: the item
+  with that status) with its going-live on the schedule; no event then.
+- ``reject``: ``submitted`` → ``canceled`` (``body``: the item with that status); no event,
+  it never was public.
+
+Every step that changes an item also appends to the item's history and sends the desk a notice
+(``ticker.history``); ``require_status`` refuses (``illegal``) a change to an item whose status
+is not that one (a contributor changes its items only while ``submitted``).
 
 Holding, killing or expiring the pinned item also unpins it: a ``pin`` event with ``id: null``
 follows in the same step. The scheduler fires ``golive`` and ``expire`` through
@@ -89,6 +99,7 @@ class Change(NamedTuple):
     place_ms: int | None = None  # release: its published_at, its place in the latest list
     note: str | None = None  # None: leave the note as it is; "": remove it; else: set it
     by: str = ""  # who did it (a token's sub; "" = the scheduler): for the item's history
+    require_status: str | None = None  # refuse ("illegal") unless the item has this status
 
 
 class Idempotency(NamedTuple):
@@ -189,6 +200,12 @@ class Broker(Protocol):
 
     async def latest(self, feed: str, limit: int) -> list[bytes]:
         """The latest usable items, oldest first."""
+
+    async def queue(self, feed: str) -> list[ItemRecord]:
+        """The desk's queue: the ``submitted`` and ``scheduled`` items, oldest first."""
+
+    async def history(self, feed: str, item_id: str) -> bytes | None:
+        """The item's history, a JSON array of entries oldest first (``None``: no such item)."""
 
     async def healthy(self) -> bool:
         """Whether the backend answers right now (for ``/readyz``)."""

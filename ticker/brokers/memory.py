@@ -15,9 +15,11 @@ import bisect
 import heapq
 import secrets
 from collections import OrderedDict, deque
+from collections.abc import Callable
 
 import msgspec
 
+from ticker import history
 from ticker.brokers.base import (
     Change,
     Entry,
@@ -39,6 +41,7 @@ from ticker.stamp import (
     pin_event,
     pinned_json,
     retract_event,
+    rfc3339,
     stamp_live,
     stamp_updated,
 )
@@ -70,6 +73,7 @@ class _FeedLog:
         self.heap: list[tuple[int, str]] = []  # the same entries by time (stale ones skipped)
         self.expired: set[str] = set()  # ids of expired items
         self.pinned: str | None = None  # the pinned item's id
+        self.history: dict[str, bytes] = {}  # item id → its history (a JSON array)
         self.touched: OrderedDict[str, int] = OrderedDict()  # item → seq of its last event
 
 
@@ -109,6 +113,7 @@ class MemoryBroker:
         self._on_event: OnEvent | None = None
         self._idem_checked = 1024  # idempotency records kept at the last purge (at least 1024)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.on_desk: Callable[[str, bytes], None] | None = None  # the desk's notices
 
     def _feed(self, feed: str) -> _FeedLog:
         log = self._feeds.get(feed)
@@ -150,6 +155,8 @@ class MemoryBroker:
             state = _item_head.decode(current)
             status = state.status
             refused = refusal(kind, status, ident in log.expired)
+            if refused is None and change.require_status not in (None, status):
+                refused = "illegal"
             if refused is not None:
                 return PublishResult(refused, log.epoch, log.seq, current)
             if kind in VERSIONED and state.version != change.expected_version:
@@ -214,6 +221,23 @@ class MemoryBroker:
             self._schedule(log, GOLIVE + ident, None)
             self._on_air(log, ident, ms)
             step.append("item", item)
+        elif kind == "approve":  # (issue 13) submitted → live now, or scheduled (embargo ahead)
+            if change.embargo_ms is not None and change.embargo_ms > ms:
+                item = stamp_updated(change.body, ms)
+                log.items[ident] = item
+                self._schedule(log, GOLIVE + ident, change.embargo_ms)
+            else:
+                item = stamp_live(ident, log.drafts.pop(ident), ms)
+                log.items[ident] = item
+                self._schedule(log, GOLIVE + ident, None)
+                self._on_air(log, ident, ms)
+                step.append("item", item)
+        elif kind == "reject":  # (issue 13) submitted → canceled; it never was public
+            item = stamp_updated(change.body, ms)
+            log.items[ident] = item
+            log.drafts.pop(ident, None)
+            self._schedule(log, GOLIVE + ident, None)
+            self._schedule(log, EXPIRE + ident, None)
         elif kind == "expire":
             log.expired.add(ident)
             self._schedule(log, EXPIRE + ident, None)
@@ -226,11 +250,32 @@ class MemoryBroker:
                 log.notes[ident] = change.note
             else:
                 log.notes.pop(ident, None)
-        # (issue 13) the item's history entry for this step is recorded here, with change.by
+        if ident and item is not None:
+            self._record(feed, log, kind, ident, item, change.by, ms)
         if ident:
             self._trim_items(log, ident)
         self._notify(feed, log, step.entries)
         return PublishResult("published", log.epoch, log.seq, item)
+
+    # -- (issue 13) history and the desk's notices, part of the atomic step ------------------
+
+    def _record(self, feed: str, log: _FeedLog, kind: Kind, ident: str, item: bytes, by: str,
+                ms: int) -> None:
+        state = _item_head.decode(item)
+        entry = history.entry_json(history.action_of(kind, state.status), by, rfc3339(ms),
+                                   state.version)
+        log.history[ident] = history.appended(log.history.get(ident), entry)
+        if self.on_desk is not None and self._loop is not None:
+            notice = history.desk_notice(feed, ident, entry,
+                                         history.desk_item(item, log.notes.get(ident)))
+            self._loop.call_soon(self.on_desk, feed, notice)
+
+    async def queue(self, feed: str) -> list[ItemRecord]:
+        log = self._feed(feed)
+        return [ItemRecord(log.items[i], log.notes.get(i), False) for i in sorted(log.drafts)]
+
+    async def history(self, feed: str, item_id: str) -> bytes | None:
+        return self._feed(feed).history.get(item_id)
 
     def _trim_items(self, log: _FeedLog, touched: str) -> None:
         """Item retention, as publish.lua step 9: an item stays while its last event is among
@@ -253,6 +298,7 @@ class MemoryBroker:
                 del log.touched[ident]
                 del log.items[ident]
                 log.notes.pop(ident, None)
+                log.history.pop(ident, None)  # (issue 13) the history lives as long as the item
                 log.expired.discard(ident)
 
     def _on_air(self, log: _FeedLog, ident: str, place: int) -> None:

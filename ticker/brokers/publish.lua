@@ -47,11 +47,16 @@ the change, and the writes themselves cannot fail on well-formed keys, so a refu
 publish leaves nothing half-written. (Step 1 writes only the epoch, which any read would too;
 step 3's claim of an entry whose item was killed meanwhile is the dropping of a stale entry.)
 
-KEYS: meta, log, items, latest, notes, drafts, due, expired, retention[, idem]
+  10. (issue 13) With the change (after step 7): append the item's history entry {action, by,
+     at, version} (ticker/history.py builds the same strings) and PUBLISH the desk's notice of it
+     on the feed's desk channel. Item retention (step 9) drops an item's history with it.
+
+KEYS: meta, log, items, latest, notes, drafts, due, expired, retention, history[, idem]
 ARGV: kind, body, item_id, expected_version ("" = none), candidate_epoch, history, latest_max,
       channel, feed, fingerprint, ttl_seconds, notify ("PUBLISH" or "SPUBLISH"), live,
       embargo_ms, expires_ms, place_ms ("" = none), note ("" keep, "-" remove, "=text" set), by,
-      item_retention (events an item outlives; 0 = keep every item)
+      item_retention (events an item outlives; 0 = keep every item), desk_channel,
+      require_status ("" = any)
 Returns: {status, epoch, seq, item JSON or nil, next due ms or nil (kind "due")}; seq is the
 last sequence appended when "published", else the feed's last sequence.
 ]]
@@ -89,13 +94,14 @@ end
 
 local meta, log, items, latest = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local notes, drafts, due, expired = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local retention, idem = KEYS[9], KEYS[10]
+local retention, history_key, idem = KEYS[9], KEYS[10], KEYS[11]
 local kind, body, item_id, expected = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local history, latest_max = tonumber(ARGV[6]), tonumber(ARGV[7])
 local channel, feed, fingerprint, ttl = ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11])
 local notify = ARGV[12] == 'SPUBLISH' and 'SPUBLISH' or 'PUBLISH'
 local live, embargo_ms, expires_ms, place_ms = ARGV[13], ARGV[14], ARGV[15], ARGV[16]
 local note, by = ARGV[17], ARGV[18] -- by: who (token sub; "" = the scheduler), for history
+local desk_channel, require_status = ARGV[20], ARGV[21]
 
 -- ticker/brokers/transitions.py, restated: kind -> statuses that allow it
 local ALLOWED = {
@@ -107,9 +113,12 @@ local ALLOWED = {
   pin = {usable = true},
   golive = {scheduled = true, submitted = true},
   expire = {usable = true, withheld = true},
+  approve = {submitted = true}, -- issue 13
+  reject = {submitted = true},
 }
 local EXPIRED_ALLOWED = {note = true, retract = true}
-local VERSIONED = {update = true, hold = true, release = true, retract = true}
+local VERSIONED = {update = true, hold = true, release = true, retract = true, approve = true,
+  reject = true}
 
 -- 1. the feed's log and its epoch
 if redis.call('HSETNX', meta, 'epoch', ARGV[5]) == 1 then
@@ -163,7 +172,8 @@ if kind ~= 'item' and kind ~= 'draft' and kind ~= 'unpin' then
     return {'canceled', epoch, last, current, next_due}
   end
   if not (ALLOWED[kind] or {})[status] or (not EXPIRED_ALLOWED[kind]
-      and redis.call('SISMEMBER', expired, item_id) == 1) then
+      and redis.call('SISMEMBER', expired, item_id) == 1)
+      or (require_status ~= '' and status ~= require_status) then
     return {'illegal', epoch, last, current, next_due}
   end
   if VERSIONED[kind] and (expected == '' or tonumber(expected) ~= state.version) then
@@ -279,6 +289,24 @@ elseif kind == 'golive' then
   redis.call('ZREM', due, 'golive:' .. item_id)
   on_air(item_id, ms)
   append('item', ',"item":' .. item)
+elseif kind == 'approve' then -- (issue 13) submitted -> live now, or scheduled (embargo ahead)
+  if embargo_ms ~= '' and tonumber(embargo_ms) > ms then
+    item = '{"updated_at":"' .. ts .. '",' .. string.sub(body, 2)
+    redis.call('HSET', items, item_id, item)
+    schedule('golive:' .. item_id, embargo_ms)
+  else
+    item = stamp_live(item_id, redis.call('HGET', drafts, item_id))
+    redis.call('HSET', items, item_id, item)
+    redis.call('HDEL', drafts, item_id)
+    redis.call('ZREM', due, 'golive:' .. item_id)
+    on_air(item_id, ms)
+    append('item', ',"item":' .. item)
+  end
+elseif kind == 'reject' then -- (issue 13) submitted -> canceled; it never was public
+  item = '{"updated_at":"' .. ts .. '",' .. string.sub(body, 2)
+  redis.call('HSET', items, item_id, item)
+  redis.call('HDEL', drafts, item_id)
+  redis.call('ZREM', due, 'golive:' .. item_id, 'expire:' .. item_id)
 elseif kind == 'expire' then
   redis.call('SADD', expired, item_id)
   redis.call('ZREM', due, 'expire:' .. item_id)
@@ -295,7 +323,31 @@ if note ~= '' and item_id ~= '' then
     redis.call('HSET', notes, item_id, string.sub(note, 2))
   end
 end
--- (issue 13) the item's history entry for this step is appended here: kind, by, ts, version
+-- 10. (issue 13) history and the desk's notice (ticker/history.py builds the same strings)
+if item_id ~= '' and item then
+  local ACTIONS = {item = 'published', update = 'corrected', note = 'corrected', hold = 'held',
+    release = 'released', retract = 'retracted', pin = 'pinned', unpin = 'unpinned',
+    golive = 'published', expire = 'expired', approve = 'approved', reject = 'rejected'}
+  -- the item's own top-level fields: inside its strings a quote is always escaped (\"), so
+  -- these patterns cannot match text that merely looks like them (no decode on the hot path)
+  local version = string.match(item, '"version":(%d+)')
+  local action = kind == 'draft' and string.match(item, '"status":"(%a+)"') or ACTIONS[kind]
+  local entry = '{"action":"' .. action .. '","by":' .. cjson.encode(by ~= '' and by or 'scheduler')
+    .. ',"at":"' .. ts .. '","version":' .. version .. '}'
+  local past = redis.call('HGET', history_key, item_id)
+  if past then
+    redis.call('HSET', history_key, item_id, string.sub(past, 1, -2) .. ',' .. entry .. ']')
+  else
+    redis.call('HSET', history_key, item_id, '[' .. entry .. ']')
+  end
+  local desk = item
+  local private = redis.call('HGET', notes, item_id)
+  if private then
+    desk = '{"note":' .. cjson.encode(private) .. ',' .. string.sub(item, 2)
+  end
+  redis.call('PUBLISH', desk_channel, '{"type":"desk","feed":"' .. feed .. '","id":"' .. item_id
+    .. '",' .. string.sub(entry, 2, -2) .. ',"item":' .. desk .. '}')
+end
 
 -- 8. remember the key's outcome
 if idem then
@@ -335,6 +387,7 @@ local function trim_items(touched_id, touched_seq, kept)
       redis.call('ZREM', retention, id)
       redis.call('HDEL', items, id)
       redis.call('HDEL', notes, id)
+      redis.call('HDEL', history_key, id) -- (issue 13) the history lives as long as the item
       redis.call('SREM', expired, id)
     end
   end

@@ -330,7 +330,7 @@ class RedisBroker:
         ``due``) when the next entry is due."""
         keys = feed_keys(self._prefix, feed)
         names = [keys.meta, keys.log, keys.items, keys.latest, keys.notes, keys.drafts,
-                 keys.due, keys.expired, keys.retention]
+                 keys.due, keys.expired, keys.retention, keys.history]
         fingerprint, ttl = "", 0
         if idempotency is not None:
             names.append(keys.idem(idempotency.scope, idempotency.key))
@@ -340,7 +340,7 @@ class RedisBroker:
             secrets.token_hex(6), self._history, self._latest_max, keys.channel, feed,
             fingerprint, ttl, self.notify_command, change.live, _optional(change.embargo_ms),
             _optional(change.expires_ms), _optional(change.place_ms), _note_op(change.note),
-            change.by, self._item_retention]
+            change.by, self._item_retention, keys.desk, change.require_status or ""]
         with _unavailable("publish"):
             status, epoch, seq, item, *rest = await self._publish(keys=names, args=args)
         text = _text(status)
@@ -404,6 +404,23 @@ class RedisBroker:
 
     async def latest(self, feed: str, limit: int) -> list[bytes]:
         return (await self.head(feed, limit, 0)).items
+
+    async def queue(self, feed: str) -> list[ItemRecord]:
+        """(issue 13) The desk items are the drafts' ids; ids sort by time."""
+        keys = feed_keys(self._prefix, feed)
+        with _unavailable("queue"):
+            ids = sorted(cast("list[bytes]", await self._redis.hkeys(keys.drafts)))
+            if not ids:
+                return []
+            found = cast("list[bytes | None]", await self._redis.hmget(keys.items, ids))
+            notes = await self._redis.hmget(keys.notes, ids)
+        return [ItemRecord(data, None if note is None else _text(note), False)
+                for data, note in zip(found, notes, strict=True) if data is not None]
+
+    async def history(self, feed: str, item_id: str) -> bytes | None:
+        with _unavailable("history"):
+            found = await self._redis.hget(feed_keys(self._prefix, feed).history, item_id)
+        return cast("bytes | None", found)
 
     # -- live delivery -----------------------------------------------------------------------
 

@@ -13,9 +13,11 @@ comes first (``ticker:`` by default) so several deployments, or tests, can share
     ticker:{en}:drafts          hash: desk item id -> the draft it goes live as
     ticker:{en}:due             sorted set: "golive:<id>" / "expire:<id>", score = due ms
     ticker:{en}:expired         set: ids of expired items
+    ticker:{en}:history         hash: item id -> its history, a JSON array (ticker/history.py)
     ticker:{en}:retention       sorted set: item ids, score = seq of their last event (retention)
     ticker:{en}:idem:<sha256>   hash: f = fingerprint, i = item id; expires after the key's TTL
     ticker:{en}:events          pub/sub channel: ``<epoch> <seq> <event JSON>``
+    ticker:{en}:desk            pub/sub channel: the desk's notices (private; ticker/desk.py)
 
 Feed names are ``[a-z0-9-]{1,32}`` (checked by the configuration), so they are safe inside the
 braces. The idempotency scope (a token subject) and key (a client header) are arbitrary text, so
@@ -41,6 +43,8 @@ class FeedKeys(NamedTuple):
     expired: str  # set of expired item ids
     retention: str  # sorted set of item ids by the seq of their last event
     channel: str  # pub/sub channel of live events
+    history: str  # hash of items' histories by id
+    desk: str  # pub/sub channel of the desk's notices
     idem_prefix: str  # idempotency records are ``idem_prefix + sha256(scope, key)``
 
     def idem(self, scope: str, key: str) -> str:
@@ -70,5 +74,7 @@ def feed_keys(prefix: str, feed: str) -> FeedKeys:
         expired=base + "expired",
         retention=base + "retention",
         channel=base + "events",
+        history=base + "history",
+        desk=base + "desk",
         idem_prefix=base + "idem:",
     )

@@ -17,6 +17,8 @@ ALLOWED: dict[Kind, frozenset[str]] = {
     "pin": frozenset({"usable"}),
     "golive": frozenset({"scheduled", "submitted"}),
     "expire": frozenset({"usable", "withheld"}),
+    "approve": frozenset({"submitted"}),  # issue 13: an editor's approval
+    "reject": frozenset({"submitted"}),
 }
 """Kinds that change an existing item → the statuses it may have. ``item``, ``draft`` and
 ``unpin`` name no existing item."""
@@ -24,7 +26,8 @@ ALLOWED: dict[Kind, frozenset[str]] = {
 EXPIRED_ALLOWED: frozenset[Kind] = frozenset({"note", "retract"})
 """An expired item is off the air for good: only its note and a kill still apply."""
 
-VERSIONED: frozenset[Kind] = frozenset({"update", "hold", "release", "retract"})
+VERSIONED: frozenset[Kind] = frozenset({"update", "hold", "release", "retract", "approve",
+                                        "reject"})
 """Kinds whose ``body`` was computed from the stored item: ``expected_version`` must match."""
 
 

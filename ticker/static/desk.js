@@ -317,7 +317,7 @@ function renderQueue() {
     if (WAITING.includes(it.status) && !onAir.has(id)) byId.set(id, it);
     else byId.delete(id);
   }
-  const list = [...byId.values()].sort((a, b) =>
+  const list = [...byId.values()].filter((it) => it.status !== "submitted").sort((a, b) => // submitted: "Awaiting approval"
     (a.embargoed_until || a.published_at || "").localeCompare(b.embargoed_until || b.published_at || ""));
   const editing = new Map([...$("queue").querySelectorAll("li.editing")].map((li) => [li.dataset.id, li]));
   $("queue").replaceChildren(...list.map((it) => editing.get(it.id) || itemRow(it)));
@@ -368,6 +368,7 @@ function itemRow(it) {
   }
   if (it.note) li.append(h("p", { className: "hint note" }, h("strong", { textContent: "Note: " }), h("bdi", { textContent: it.note })));
   if (it.status !== "canceled" && mayEdit(it)) li.append(...actions(li, it));
+  li.append(...historyToggle(it));
   return li;
 }
 
@@ -512,6 +513,187 @@ async function main() {
   }
   setToken(token(), $("remember").checked); // typed or pasted while the feeds loaded, or saved
   count();
+  followDesk();
+  setInterval(followDesk, 1000);
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) { unseen = 0; document.title = baseTitle; } });
+}
+
+// ---- The approval queue, the desk's live stream, history and reader counts (issue 13) --------
+// The desk's private stream (GET …/desk/events) is read with fetch(), because EventSource cannot
+// send the token: `queue` replaces the submissions shown, each `desk` notice updates one item
+// (and refreshes the other lists), `readers` is the feed's audience right now, `end` says the
+// token stopped being valid. A new submission is highlighted and the badge rings — no sound.
+
+const approvals = new Map(); // the feed's submitted items, by id
+const freshIds = new Set(); // submissions that just arrived: highlighted for a while
+let deskLive = null; // {key, controller, open, retryAt}: the stream being read
+let unseen = 0; // submissions that arrived while the tab was hidden (counted in the title)
+const baseTitle = document.title;
+const FRESH_MS = 8000;
+
+function renderApprovals() {
+  const list = [...approvals.values()].sort((a, b) => a.id.localeCompare(b.id)); // oldest first
+  const badge = $("approval-count");
+  badge.textContent = String(list.length);
+  badge.setAttribute("aria-label", `${list.length} waiting`);
+  badge.classList.toggle("zero", !list.length);
+  const editing = new Map([...$("approvals").querySelectorAll("li.editing")].map((li) => [li.dataset.id, li]));
+  $("approvals").replaceChildren(...list.map((it) => editing.get(it.id) || approvalRow(it)));
+  if (!list.length) $("approvals").append(h("li", { className: "hint", textContent: "Nothing waiting for approval." }));
+}
+
+// A submission: the desk's usual row (text, note, Edit and Cancel for its author or an editor)
+// with Approve and Reject for an editor.
+function approvalRow(it) {
+  const li = itemRow(it);
+  const edit = li.querySelector("button.correct");
+  if (edit) edit.textContent = "Edit";
+  if (freshIds.has(it.id)) li.classList.add("fresh");
+  if (isEditor()) {
+    const notice = h("p", { className: "notice", role: "status" });
+    const path = `api/v1/feeds/${encodeURIComponent(it.feed)}/items/${encodeURIComponent(it.id)}`;
+    const decide = (action, label, doing) => {
+      const b = h("button", { type: "button", className: action, textContent: label });
+      b.addEventListener("click", async () => {
+        b.disabled = true;
+        await change("POST", `${path}/${action}`, it, null, li, notice, null, doing);
+        b.disabled = false;
+        const now = mine.get(it.id);
+        if (now && now.status !== "submitted") { approvals.delete(it.id); renderApprovals(); }
+      });
+      return b;
+    };
+    const first = li.querySelector(".row, details.history"); // before Edit/Cancel and History
+    li.insertBefore(h("div", { className: "row decide" }, decide("approve", "Approve", "Approving…"),
+      decide("reject", "Reject", "Rejecting…")), first);
+    li.insertBefore(notice, first);
+  }
+  return li;
+}
+
+// A new submission: highlight its row for a while, ring the badge, count it in the title.
+function cue(id) {
+  freshIds.add(id);
+  setTimeout(() => {
+    freshIds.delete(id);
+    $("approvals").querySelector(`li[data-id="${CSS.escape(id)}"]`)?.classList.remove("fresh");
+  }, FRESH_MS);
+  const badge = $("approval-count");
+  badge.classList.add("pulse");
+  setTimeout(() => badge.classList.remove("pulse"), 1500);
+  if (document.hidden) document.title = `(${++unseen}) ${baseTitle}`;
+}
+
+// Every second: (re)open the stream when the token or the feed changed, or after it ended.
+function followDesk() {
+  const feed = $("feed").value, tok = token();
+  const key = feed && tok && claims && mayWrite(feed) ? `${feed}\n${tok}` : "";
+  if (deskLive && deskLive.key === key && (deskLive.open || Date.now() < deskLive.retryAt)) return;
+  if (!deskLive || deskLive.key !== key) {
+    deskLive?.controller.abort();
+    approvals.clear();
+    renderApprovals();
+    $("readers").textContent = "";
+  }
+  deskLive = null;
+  if (!key) return;
+  const state = { key, controller: new AbortController(), open: true, retryAt: 0 };
+  deskLive = state;
+  readDesk(feed, tok, state.controller.signal).then((wait) => {
+    state.open = false;
+    state.retryAt = Date.now() + wait;
+  });
+}
+
+// Reads one connection of the stream; resolves with how long to wait before the next one.
+async function readDesk(feed, tok, signal) {
+  const status = $("approvals-status");
+  try {
+    const res = await fetch(api(`api/v1/feeds/${encodeURIComponent(feed)}/desk/events`),
+      { headers: { Authorization: `Bearer ${tok}`, Accept: "text/event-stream" }, signal });
+    if (!res.ok) {
+      const data = await parse(res);
+      status.className = "notice bad";
+      status.textContent = `The live queue is not available: ${data?.detail || res.status}.`;
+      return res.status === 401 || res.status === 403 ? 30000 : 3000;
+    }
+    status.textContent = "";
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return 2000;
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let name = "message", data = "";
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event: ")) name = line.slice(7);
+          else if (line.startsWith("data: ")) data += line.slice(6);
+        }
+        if (data) onDesk(name, JSON.parse(data));
+      }
+    }
+  } catch {
+    return signal.aborted ? 0 : 3000;
+  }
+}
+
+function onDesk(name, data) {
+  if (name === "queue") {
+    approvals.clear();
+    for (const it of data.items) if (it.status === "submitted") approvals.set(it.id, it);
+    renderApprovals();
+  } else if (name === "desk") {
+    const it = data.item;
+    if (it.status === "submitted") approvals.set(it.id, it);
+    else approvals.delete(it.id);
+    if (data.action === "submitted") cue(it.id);
+    renderApprovals();
+    reloadHistory(it.id);
+    refreshSoon(); // the recent and scheduled lists follow too
+  } else if (name === "readers") {
+    $("readers").textContent = `${data.readers} ${data.readers === 1 ? "reader" : "readers"} on this feed now`;
+  } else if (name === "end") {
+    $("approvals-status").className = "notice bad";
+    $("approvals-status").textContent = `The live queue stopped: ${data.reason}.`;
+  }
+}
+
+// "History" under an item: every action on it, loaded when opened (a token valid for the feed).
+// Which ones are open survives the lists being redrawn.
+const openHistories = new Set();
+function historyToggle(it) {
+  if (!token() || !mayWrite(it.feed)) return [];
+  const list = h("ol");
+  const box = h("details", { className: "history" }, h("summary", { textContent: "History" }), list);
+  box.dataset.id = it.id;
+  box.dataset.feed = it.feed;
+  box.open = openHistories.has(it.id);
+  box.addEventListener("toggle", () => {
+    if (box.open) { openHistories.add(it.id); loadHistory(box); } else openHistories.delete(it.id);
+  });
+  return [box];
+}
+
+async function loadHistory(box) {
+  const list = box.querySelector("ol");
+  try {
+    const res = await fetch(api(`api/v1/feeds/${encodeURIComponent(box.dataset.feed)}/items/${encodeURIComponent(box.dataset.id)}/history`),
+      { headers: authHeaders() });
+    const data = await parse(res);
+    if (!res.ok) throw new Error(data?.detail || res.status);
+    list.replaceChildren(...data.history.map((e) => h("li", {},
+      `${e.action} by `, h("bdi", { textContent: e.by }), ` · ${clock(e.at)} · v${e.version}`)));
+  } catch (err) {
+    list.replaceChildren(h("li", { textContent: `Could not load the history (${err.message}).` }));
+  }
+}
+
+function reloadHistory(id) {
+  for (const box of document.querySelectorAll(`details.history[open][data-id="${CSS.escape(id)}"]`)) loadHistory(box);
 }
 
 main();

@@ -198,7 +198,8 @@ async def list_items(request: Request) -> Response:
 
 async def list_feeds(request: Request) -> Response:
     runtime = runtime_of(request)
+    readers = runtime.readers()
     feeds = [FeedInfo(id=f.id, title=f.title, lang=f.lang, direction=f.direction,
-                      categories=f.categories, regions=f.regions)
+                      categories=f.categories, regions=f.regions, readers=readers.get(f.id, 0))
              for f in runtime.settings.feeds]
     return _json(feeds)

@@ -51,6 +51,7 @@ from ticker.reach.push.wire import (
     PushUnsubscribeBody,
 )
 from ticker.web.base_url import base_url
+from ticker.web.openapi_people import PEOPLE_SCHEMA_TYPES, people_paths
 from ticker.web.syndication import JsonFeed
 
 Schema = dict[str, Any]
@@ -67,6 +68,7 @@ SCHEMA_TYPES: list[Any] = [
     PinEvent, PinBody, PinState, Tombstone,
     PushKey, PushSubscribeBody, PushSubscribed, PushUnsubscribeBody,
 ]
+SCHEMA_TYPES += PEOPLE_SCHEMA_TYPES  # the approval queue, history, desk stream, revocation
 
 
 # --- building blocks --------------------------------------------------------------------------
@@ -83,7 +85,10 @@ def _json(schema: Schema, media: str = JSON) -> Schema:
 PROBLEM_STATUSES: dict[int, tuple[str, str]] = {
     400: ("MalformedJSON", "The body is not valid JSON."),
     401: ("Unauthorized", "The bearer token is missing, malformed, badly signed or expired."),
-    403: ("Forbidden", "The token may not write to this feed, or (a correspondent) may not "
+    403: ("Forbidden", "The token may not write to this feed, its role may not do this (only "
+                       "editors hold, pin, approve, reject and revoke; a contributor changes "
+                       "its own items only while they are submitted), or (a correspondent) "
+                       "may not "
                        "change another author's item."),
     404: ("NotFound", "No such feed, or no such item in it."),
     409: ("Conflict", "The item's status does not allow this (see the transition table in "
@@ -96,6 +101,7 @@ PROBLEM_STATUSES: dict[int, tuple[str, str]] = {
                           "(`$.field`, `$.regions[2]`, `query.limit`, `header.Idempotency-Key`)."),
     429: ("RateLimited", "This token published, corrected or retracted too often; retry after "
                         "`Retry-After` seconds."),
+    501: ("FormatNotImplemented", "oEmbed: only `format=json` is implemented."),
     503: ("BrokerUnavailable", "The message broker is unreachable; nothing was changed. Retry "
                                "after `Retry-After` seconds."),
 }
@@ -307,7 +313,9 @@ def build_document(settings: Settings) -> Schema:
             "post": {
                 "operationId": "publishItem", "tags": ["items"],
                 "summary": "Publish an item",
-                "description": "A correspondent's or editor's token with this feed. Retry-safe "
+                "description": "A correspondent's, editor's or contributor's token with this "
+                               "feed; a contributor's item is `submitted` (`202`) and waits for "
+                               "an editor's approval, invisible to the public. Retry-safe "
                                "with `Idempotency-Key`: repeating a key (same token, within "
                                "24 h) returns the item it published with `200`. With "
                                "`embargoed_until` in the future the item is `scheduled` "
@@ -324,7 +332,8 @@ def build_document(settings: Settings) -> Schema:
                 "responses": {
                     "201": _item_ok("Published.", linked=True),
                     "202": _item_ok("Scheduled: `embargoed_until` is in the future; the item "
-                                    "(`status: scheduled`) goes live by itself then.",
+                                    "(`status: scheduled`) goes live by itself then. Or "
+                                    "submitted (a contributor's token): `status: submitted`.",
                                     linked=True),
                     "200": _item_ok("A repeated `Idempotency-Key`: the item it published; "
                                     "nothing new was published.", linked=True),
@@ -473,6 +482,7 @@ def build_document(settings: Settings) -> Schema:
                 **_problems(403, 404, 422, 429),
             },
         }},
+        **people_paths(feed, ITEM_ID, AUTH, _ref, _json, _problems, _item_ok),
         "/api/v1/openapi.json": {"get": {
             "operationId": "openapi", "tags": ["discovery"],
             "summary": "This document",
@@ -512,6 +522,55 @@ def build_document(settings: Settings) -> Schema:
                                ("text/html",), [{
                                    "name": "feed", "in": "path", "required": True,
                                    "schema": {"type": "string"}}], not_found=True),
+        "/client.js": _page("clientScript", "The JavaScript client module (ES module)",
+                            ("text/javascript",)),
+        "/client.d.ts": _page("clientTypes", "TypeScript declarations of /client.js",
+                              ("application/typescript",)),
+        "/embed-resize.js": _page("embedResizeScript", "Optional host-page script: ticker "
+                                  "iframes take the height their content reports",
+                                  ("text/javascript",)),
+        "/live/{feed}": {"get": {
+            "operationId": "livePage", "tags": ["discovery"],
+            "summary": "The feed's latest items as a server-rendered page with LiveBlogPosting "
+                       "JSON-LD (docs/embedding.md)",
+            "parameters": [{"name": "feed", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {
+                "200": {"description": "The page.",
+                        "content": {"text/html": {"schema": {"type": "string"}}}},
+                "304": {"description": "Not modified (`If-None-Match` or `If-Modified-Since`)."},
+                "404": {"description": "No such feed.",
+                        "content": {"text/html": {"schema": {"type": "string"}}}},
+                **_problems(503),
+            },
+        }},
+        "/oembed": {"get": {
+            "operationId": "oembed", "tags": ["discovery"],
+            "summary": "oEmbed 1.0 for a /live/{feed} or /embed/{feed} URL of this service",
+            "parameters": [
+                {"name": "url", "in": "query", "required": True,
+                 "schema": {"type": "string"}},
+                {"name": "format", "in": "query", "required": False,
+                 "description": "`json`; any other format (`xml`) is answered with 501.",
+                 "schema": {"type": "string", "enum": ["json"], "default": "json"}},
+                {"name": "maxwidth", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1}},
+                {"name": "maxheight", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1}},
+            ],
+            "responses": {
+                "200": {"description": "A `rich` answer whose `html` is an iframe.",
+                        "content": _json({"type": "object", "required": [
+                            "version", "type", "html", "width", "height"]})},
+                **_problems(404, 422, 501),
+            },
+        }},
+        "/api/v1/asyncapi.json": {"get": {
+            "operationId": "asyncapi", "tags": ["discovery"],
+            "summary": "AsyncAPI 3.0 description of the WebSocket and SSE streams",
+            "responses": {"200": {"description": "AsyncAPI 3.0.",
+                                  "content": _json({"type": "object"})}},
+        }},
         "/desk": _page("deskPage", "The newsroom desk (publish, correct, retract)", ("text/html",)),
         "/": _page("readerPage", "The reader page", ("text/html",)),
         **_push_paths(),
@@ -529,7 +588,8 @@ def build_document(settings: Settings) -> Schema:
             "license": {"name": "MIT", "identifier": "MIT"},
         },
         "tags": [{"name": n} for n in ("items", "feeds", "streaming", "syndication",
-                                       "discovery", "operations", "pages", "push")],
+                                       "discovery", "operations", "pages", "push", "desk",
+                                       "tokens")],
         "paths": paths,
         "components": {
             "schemas": schemas,
