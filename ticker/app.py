@@ -44,8 +44,9 @@ def build_runtime(settings: Settings) -> Runtime:
         limiter = MemoryRateLimiter(count, period)
     else:
         limiter = RedisRateLimiter(settings.broker_url, settings.redis_prefix, count, period)
-    metrics = Metrics()
-    relay = Relay(broker, hub, fanout, [f.id for f in settings.feeds], metrics)
+    feeds = [f.id for f in settings.feeds]
+    metrics = Metrics(feeds)  # every per-feed series at 0 from start-up
+    relay = Relay(broker, hub, fanout, feeds, metrics)
     sessions = Sessions(settings, hub, relay.recover, fanout.schedule, metrics)
     fanout.on_tick.append(sessions.tick)
     metrics.bind({

@@ -20,7 +20,7 @@ from ticker.errors import Forbidden, Unauthorized
 ALGORITHM = "HS256"
 MIN_SECRET_BYTES = 32
 Role = Literal["correspondent", "editor"]
-_TTL = re.compile(r"^(\d+)([smhd])$")
+_TTL = re.compile(r"([0-9]+)([smhd])")  # used with fullmatch
 _TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -49,7 +49,7 @@ def generate_secret() -> str:
 
 def parse_ttl(text: str) -> int:
     """``30d`` → seconds; a number with ``s``, ``m``, ``h`` or ``d``."""
-    match = _TTL.match(text.strip())
+    match = _TTL.fullmatch(text.strip())
     if not match or int(match.group(1)) == 0:
         raise ValueError(f"--ttl {text!r}: expected a number with s, m, h or d (e.g. 30d)")
     return int(match.group(1)) * _TTL_UNITS[match.group(2)]

@@ -77,7 +77,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _with_secret(settings: Settings) -> Settings:
-    """Embedded default without a secret: make one for this process and show how to publish."""
+    """Embedded default without a secret: make one for this process and show how to publish.
+
+    The editor token is printed only to a terminal: under a process manager or a platform
+    (the Procfile) stdout ends up in logs, where a token must never be."""
     if settings.secret:
         auth.check_secret(settings.secret)
         return settings
@@ -91,6 +94,16 @@ def _with_secret(settings: Settings) -> Settings:
     secret = auth.generate_secret()
     settings = msgspec.structs.replace(settings, secret=secret)
     feeds = [f.id for f in settings.feeds]
+    if not sys.stdout.isatty():
+        print(
+            "ticker: embedded mode (in-process broker). No TICKER_SECRET was set, so this "
+            "process made one that nobody else knows, and no token is printed: stdout is not "
+            "a terminal and may end up in logs. To publish, set TICKER_SECRET (at least 32 "
+            "bytes) and restart, then create a token with: ticker token create --sub NAME "
+            f"--role editor --feeds {','.join(feeds)}",
+            flush=True,
+        )
+        return settings
     token = auth.issue(secret, sub="newcomer", role="editor", feeds=feeds, ttl=86400)
     base = f"http://{settings.host}:{settings.port}"
     print(

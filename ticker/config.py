@@ -11,6 +11,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from typing import Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -21,8 +22,8 @@ DEFAULT_CATEGORIES = [
 DEFAULT_REGIONS = [
     "africa", "asia", "asia-pacific", "europe", "latin-america", "mena", "palestine", "us-canada",
 ]
-FEED_ID = re.compile(r"^[a-z0-9-]{1,32}$")
-RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|s|m|h)\s*$")
+FEED_ID = re.compile(r"[a-z0-9-]{1,32}")  # used with fullmatch, like every pattern here
+RATE = re.compile(r"\s*([0-9]+)\s*/\s*(second|minute|hour|s|m|h)\s*")
 _PERIODS = {"second": 1, "s": 1, "minute": 60, "m": 60, "hour": 3600, "h": 3600}
 
 
@@ -69,6 +70,9 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     pong_timeout_seconds: float = 20.0  # a WebSocket ping unanswered this long closes (1011)
     header_timeout_seconds: float = 10.0  # to send a request line and headers (else 408)
     write_timeout_seconds: float = 30.0  # an SSE chunk not taken by the client this long: cut
+    # Items readable by id: kept while their last event is among this many latest events of
+    # their feed (never fewer than ``history``) or they are among the latest; 0 keeps all.
+    item_retention: int = 10_000
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -77,6 +81,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     broker_url: str = "memory://"
     secret: str | None = None
     allowed_origins: list[str] | None = None
+    public_url: str | None = None  # e.g. https://ticker.example.com: links in feeds and OpenAPI
     history: int = 1000
     publish_rate: str = "120/minute"
     redis_prefix: str = "ticker:"
@@ -94,13 +99,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 return feed
         return None
 
+    @property
+    def item_retention(self) -> int:
+        """Events an item outlives in the items store (0: forever); at least ``history``, so
+        every event in the log names an item that can still be read."""
+        kept = self.limits.item_retention
+        return 0 if kept == 0 else max(kept, self.history)
+
     def rate(self) -> tuple[int, float]:
         """The publish rate as (count, period in seconds)."""
         return parse_rate(self.publish_rate)
 
 
 def parse_rate(text: str) -> tuple[int, float]:
-    match = RATE.match(text)
+    match = RATE.fullmatch(text)
     if not match or int(match.group(1)) < 1:
         raise ConfigError(f"TICKER_PUBLISH_RATE: {text!r} is not like '120/minute'")
     return int(match.group(1)), float(_PERIODS[match.group(2)])
@@ -112,11 +124,13 @@ _ENV = {
     "REDIS_URL": "broker_url",
     "TICKER_SECRET": "secret",
     "TICKER_ALLOWED_ORIGINS": "allowed_origins",
+    "TICKER_PUBLIC_URL": "public_url",
     "TICKER_HISTORY": "history",
     "TICKER_PUBLISH_RATE": "publish_rate",
     "TICKER_REDIS_PREFIX": "redis_prefix",
     "TICKER_DRAIN_SECONDS": "drain_seconds",
 }
+_LIMITS_ENV = {"TICKER_ITEM_RETENTION": "item_retention"}  # settings under ``limits``
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -142,6 +156,11 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
             raw[key] = _float(name, value)
         else:
             raw[key] = value
+    for name, key in _LIMITS_ENV.items():
+        value = env.get(name)
+        if value:
+            limits = raw.get("limits")
+            raw["limits"] = {**(limits if isinstance(limits, dict) else {}), key: _int(name, value)}
     raw.update({k: v for k, v in overrides.items() if v is not None})
     try:
         settings = msgspec.convert(raw, Settings)
@@ -170,17 +189,33 @@ def _check(settings: Settings) -> None:
         raise ConfigError("feeds: at least one feed must be configured")
     seen: set[str] = set()
     for feed in settings.feeds:
-        if not FEED_ID.match(feed.id):
+        if not FEED_ID.fullmatch(feed.id):
             raise ConfigError(f"feeds: {feed.id!r} is not [a-z0-9-]{{1,32}}")
         if feed.id in seen:
             raise ConfigError(f"feeds: {feed.id!r} is configured twice")
         seen.add(feed.id)
     if settings.history < 1:
         raise ConfigError("TICKER_HISTORY: must be at least 1")
+    if settings.limits.item_retention < 0:
+        raise ConfigError("TICKER_ITEM_RETENTION (limits.item_retention): must be 0 (keep every "
+                          "item) or a number of events")
     if not (0 < settings.port < 65536):
         raise ConfigError(f"PORT: {settings.port} is not a TCP port")
     parse_rate(settings.publish_rate)
+    if settings.public_url is not None:
+        _check_public_url(settings.public_url)
     scheme = settings.broker_url.split("://", 1)[0]
     if scheme not in ("memory", "redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
         raise ConfigError(f"REDIS_URL: unsupported scheme {scheme!r} (use redis://, rediss:// "
                           "or, for Redis Cluster, redis+cluster://)")
+
+
+def _check_public_url(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+            or parts.query or parts.fragment or any(c.isspace() for c in url)):
+        raise ConfigError(f"TICKER_PUBLIC_URL: {url!r} is not an absolute http:// or https:// "
+                          "URL without query or fragment (e.g. https://ticker.example.com)")

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-_EPOCH = re.compile(r"^[0-9a-z]{1,32}$")
+_EPOCH = re.compile(r"[0-9a-z]{1,32}")  # used with fullmatch: "$" matches before a "\n"
+_SEQ = re.compile(r"[0-9]{1,19}")  # ASCII digits: str.isdigit accepts "²"
 
 
 class Cursor(NamedTuple):
@@ -28,6 +29,6 @@ class Cursor(NamedTuple):
     def parse(cls, text: str) -> Cursor:
         """Parse ``epoch:seq``; raise ``ValueError`` with a reason on anything else."""
         epoch, sep, seq = text.partition(":")
-        if not sep or not _EPOCH.match(epoch) or not seq.isdigit() or len(seq) > 19:
+        if not sep or not _EPOCH.fullmatch(epoch) or not _SEQ.fullmatch(seq):
             raise ValueError("not a cursor: expected the opaque string a server sent")
         return cls(epoch, int(seq))

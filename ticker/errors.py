@@ -1,4 +1,8 @@
-"""Errors that carry their HTTP meaning. ``ticker.web.problems`` maps them to problem+json."""
+"""Errors that carry their HTTP meaning. ``ticker.web.problems`` maps them to problem+json.
+
+A broker that cannot be reached is not one of them: the engines raise
+``ticker.brokers.base.BrokerUnavailableError`` and ``ticker.web.problems`` alone turns it into
+``503``, wherever it was raised."""
 
 from __future__ import annotations
 
@@ -63,15 +67,5 @@ class RateLimited(TickerError):
     status, slug, title = 429, "rate-limited", "Too many requests"
 
     def __init__(self, retry_after: int, detail: str | None = None) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
-
-
-class BrokerUnavailable(TickerError):
-    """The broker could not be reached; nothing was published."""
-
-    status, slug, title = 503, "broker-unavailable", "The message broker is unreachable"
-
-    def __init__(self, detail: str | None = None, retry_after: int = 2) -> None:
         super().__init__(detail)
         self.retry_after = retry_after

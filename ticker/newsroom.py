@@ -14,9 +14,9 @@ import msgspec
 
 from ticker import codec
 from ticker.auth import Claims, require_feed, require_item_access
-from ticker.brokers.base import Broker, BrokerUnavailableError, Change, Idempotency
+from ticker.brokers.base import Broker, Change, Idempotency
 from ticker.config import FeedConfig
-from ticker.errors import BrokerUnavailable, Conflict, InvalidInput, NotFound, RateLimited
+from ticker.errors import Conflict, InvalidInput, NotFound, RateLimited
 from ticker.model import FieldError, Item, ItemDraft, PatchBody, PublishBody
 from ticker.ratelimit import RateLimiter
 
@@ -51,17 +51,20 @@ class Newsroom:
             idem = Idempotency(scope=claims.sub, key=idempotency_key, fingerprint=fingerprint)
         # A retry of a publish that went through is answered before the rate limit is charged:
         # it publishes nothing, and a 429 would break the promise of getting the same item.
-        result = await self._recall(feed.id, idem) if idem is not None else None
+        result = await self._broker.recall(feed.id, idem) if idem is not None else None
         if result is None:
             await self._take_rate(claims.sub)
-            result = await self._call(feed.id, Change("item", codec.encode(draft)), idem)
+            result = await self._broker.publish(feed.id, Change("item", codec.encode(draft)), idem)
         if result.status == "mismatch":
             raise InvalidInput([FieldError(
                 path="header.Idempotency-Key",
                 message="this key was already used with a different body",
             )])
-        data = result.item or b""
-        return Outcome(data, codec.item_decoder.decode(data), result.status == "published")
+        if result.item is None:  # a duplicate whose item left the store (``item_retention``)
+            raise Conflict("the item this Idempotency-Key published is no longer kept; "
+                           "nothing new was published")
+        return Outcome(result.item, codec.item_decoder.decode(result.item),
+                       result.status == "published")
 
     async def correct(self, claims: Claims, feed: FeedConfig, item_id: str,
                       patch: PatchBody) -> Outcome:
@@ -81,6 +84,7 @@ class Newsroom:
     async def _replace(self, claims: Claims, feed: FeedConfig, item_id: str, kind: Any,
                        change: Any) -> Outcome:
         require_feed(claims, feed.id)
+        await self._take_rate(claims.sub)  # corrections and retractions share the publish rate
         for _ in range(MAX_CONFLICT_RETRIES):
             current = await self.get(feed.id, item_id)
             require_item_access(claims, current.author)
@@ -89,7 +93,7 @@ class Newsroom:
             new = change(current)
             body = msgspec.to_builtins(new)
             del body["updated_at"]
-            result = await self._call(
+            result = await self._broker.publish(
                 feed.id, Change(kind, codec.encode(body), item_id, current.version), None,
             )
             if result.status == "published":
@@ -102,36 +106,18 @@ class Newsroom:
             # "conflict": someone else changed it meanwhile; read it again and retry
         raise Conflict(f"item {item_id} is being changed by others; try again")
 
-    async def _recall(self, feed: str, idem: Idempotency) -> Any:
-        try:
-            return await self._broker.recall(feed, idem)
-        except BrokerUnavailableError as exc:
-            raise BrokerUnavailable(f"nothing was published: {exc}") from None
-
     async def _take_rate(self, subject: str) -> None:
-        try:
-            wait = await self._limiter.hit(subject)
-        except BrokerUnavailableError as exc:
-            raise BrokerUnavailable(f"nothing was published: {exc}") from None
+        wait = await self._limiter.hit(subject)
         if wait > 0:
             raise RateLimited(max(1, math.ceil(wait)),
-                              "too many items from this token; try again after Retry-After")
+                              "too many changes from this token; try again after Retry-After")
 
     async def get(self, feed: str, item_id: str) -> Item:
         data = await self.get_json(feed, item_id)
         return codec.item_decoder.decode(data)
 
     async def get_json(self, feed: str, item_id: str) -> bytes:
-        try:
-            data = await self._broker.get_item(feed, item_id)
-        except BrokerUnavailableError as exc:
-            raise BrokerUnavailable(str(exc)) from None
+        data = await self._broker.get_item(feed, item_id)
         if data is None:
             raise NotFound(f"no item {item_id!r} in feed {feed!r}")
         return data
-
-    async def _call(self, feed: str, change: Change, idem: Idempotency | None) -> Any:
-        try:
-            return await self._broker.publish(feed, change, idem)
-        except BrokerUnavailableError as exc:
-            raise BrokerUnavailable(f"nothing was published: {exc}") from None

@@ -12,8 +12,6 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from ticker.brokers.base import BrokerUnavailableError
-
 
 def gcra(tat: float, now: float, count: int, period: float) -> tuple[float, float]:
     """Return ``(new_tat, retry_after)``; ``retry_after == 0`` means allowed."""
@@ -26,7 +24,8 @@ def gcra(tat: float, now: float, count: int, period: float) -> tuple[float, floa
 
 class RateLimiter(Protocol):
     async def hit(self, key: str) -> float:
-        """Count one request for ``key``; return 0 if allowed, else seconds to wait."""
+        """Count one request for ``key``; return 0 if allowed, else seconds to wait.
+        Raises ``BrokerUnavailableError`` when the shared store cannot be reached."""
 
     async def aclose(self) -> None: ...
 
@@ -81,14 +80,11 @@ class RedisRateLimiter:
         self.period_ms = period * 1000
 
     async def hit(self, key: str) -> float:
-        import redis.exceptions
+        from ticker.brokers.redis_url import unavailable  # the broker's list of failures
 
-        try:
+        with unavailable("rate limit"):
             result = await self._script(keys=[f"{self._prefix}rate:{key}"],
                                         args=[self.count, self.period_ms])
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-                redis.exceptions.ClusterError, OSError) as exc:
-            raise BrokerUnavailableError(f"rate limiter: {exc}") from exc
         return float(result) / 1000
 
     async def aclose(self) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,7 +29,9 @@ from ticker.model import FieldError, Filter, PatchBody, PublishBody
 
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _INVISIBLE = frozenset("\u200b\u2060\u2061\u2062\u2063\u2064\ufeff\u180e")
-_LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$")
+# Patterns are used with ``fullmatch``: ``$`` would also match before a final newline.
+_LANG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}")
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")  # ASCII digits only: ``str.isdigit`` accepts "²"
 _json = msgspec.json.Decoder()
 
 
@@ -104,6 +106,8 @@ def _decode_object(body: bytes) -> dict[str, Any]:
         raw = _json.decode(body)
     except msgspec.DecodeError as exc:
         raise MalformedJSON(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:  # msgspec's guard against deep nesting; no body needs it
+        raise MalformedJSON("the body is nested too deeply") from None
     if not isinstance(raw, dict):
         raise InvalidInput([FieldError(path="$", message="must be a JSON object")])
     return raw
@@ -124,7 +128,7 @@ def _check_fields(col: _Collector, feed: FeedConfig, limits: Limits, *, partial:
         "regions": (list, lambda v: (v, None)),  # checked by _check_regions
         "url": (str | None, lambda v: (v, None) if v is None else
                 ((None, err) if (err := check_url(v, limits.url_max)) else (v, None))),
-        "lang": (str | None, lambda v: (v, None) if v is None or _LANG.match(v)
+        "lang": (str | None, lambda v: (v, None) if v is None or _LANG.fullmatch(v)
                  else (None, "must be a BCP 47 language tag such as 'en' or 'ar-LB'")),
     }
     for name in allowed:
@@ -196,6 +200,18 @@ def decode_patch(body: bytes, feed: FeedConfig, limits: Limits) -> PatchBody:
     if col.errors:
         raise InvalidInput(col.errors)
     return msgspec.convert(col.values, PatchBody)
+
+
+def query_int(params: Mapping[str, str], name: str, low: int, high: int) -> int | None:
+    """The whole number in query parameter ``name`` (``None`` when absent), from ``low`` to
+    ``high``; anything else is ``422`` naming ``query.<name>``."""
+    text = params.get(name)
+    if text is None:
+        return None
+    if not _WHOLE_NUMBER.fullmatch(text) or not low <= int(text) <= high:
+        raise InvalidInput([FieldError(path=f"query.{name}",
+                                       message=f"must be a whole number from {low} to {high}")])
+    return int(text)
 
 
 def check_filter(flt: Filter | None, feed: FeedConfig, path: str) -> list[FieldError]:

@@ -36,7 +36,8 @@ def test_pages_carry_a_content_security_policy(server: TickerServer) -> None:
     assert server.http.get("/").status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/embed/%3Cscript%3E", "/embed/EN", "/static/desk.html",
+@pytest.mark.parametrize("path", ["/embed/%3Cscript%3E", "/embed/EN", "/embed/nope",
+                                  "/embed/en%0A", "/static/desk.html", "/static/embed.js%0A",
                                   "/static/..%2Fapp.py", "/static/nope.js"])
 def test_bad_names_are_not_found(server: TickerServer, path: str) -> None:
     assert httpx.get(server.base + path).status_code == 404

@@ -46,7 +46,7 @@ NOBODY_LISTENS = "fault:nobody-listens"
 async def broker_reconnects(url: str) -> float:
     async with httpx.AsyncClient(timeout=5) as client:
         response = await client.get(f"{url}/metrics")
-    return metric(response.text, "ticker_broker_reconnects")
+    return metric(response.text, "ticker_broker_reconnects_total")
 
 
 async def test_pubsub_connection_killed_while_items_flow(

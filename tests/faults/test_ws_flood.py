@@ -1,9 +1,10 @@
-"""One client floods continuation frames; the node stays responsive and the others keep reading.
+"""One client floods frames; the node stays responsive and the others keep reading.
 
 The attack that froze a node: a text frame with ``fin=0``, then 200,000 continuation frames
 (empty: 6 bytes each on the wire; or one byte each). The flooder must be closed (the fragment cap:
 ``1009``; with the cap lifted, the frame budget: ``1008``), ``/healthz`` must keep answering
 during the flood, and a reader subscribed on another connection must still get the next item.
+The same for 200,000 pings (each would get a pong: the frame budget cuts the client, ``1008``).
 The figures (frames the client had sent when it saw the close, the worst ``/healthz`` time) are
 printed as a FAULT-REPORT line.
 """
@@ -30,7 +31,7 @@ from tests.faults.harness import (
     wait_for_cursor,
     wait_until,
 )
-from tests.frames import CLOSE, CONT, TEXT, client_frame, close_code, split_frames
+from tests.frames import CLOSE, CONT, PING, TEXT, client_frame, close_code, split_frames
 from tests.integration.rawws import RawClient
 
 FRAMES = 200_000
@@ -38,14 +39,13 @@ CHUNK = 500  # frames per send; between sends the client looks for the server's 
 HEALTH_TIMEOUT = 10.0  # upper bound on one /healthz answer; never an expected duration
 
 
-def flood(port: int, payload: bytes) -> tuple[int, int | None]:
+def flood(port: int, frame: bytes, start: bytes) -> tuple[int, int | None]:
     """Send a fragmented text message of ``FRAMES`` continuations as fast as the socket takes
     them, stopping early if the server's close frame has arrived; then read up to that close.
     Returns (frames handed to the socket before the close was seen, close code)."""
     raw = RawClient(port)
     assert raw.status == 101
-    frame = client_frame(CONT, payload, fin=False)
-    raw.send(client_frame(TEXT, b"[", fin=False))
+    raw.send(start)
     sent = 0
     data = b""
     try:
@@ -69,14 +69,19 @@ def flood(port: int, payload: bytes) -> tuple[int, int | None]:
         raw.close()
 
 
-@pytest.mark.parametrize(("payload", "limits", "expected"), [
-    (b"", "", 1009),
-    (b"x", "", 1009),
-    (b"", "fragments_max = 1000000", 1008),
-], ids=["empty-continuations", "one-byte-continuations", "empty-without-fragment-cap"])
-async def test_a_continuation_flood_is_cut_and_the_node_keeps_serving(
-        make_cluster: Callable[..., Cluster], tmp_path: Path, payload: bytes, limits: str,
-        expected: int) -> None:
+START = client_frame(TEXT, b"[", fin=False)  # a text message that never ends
+
+
+@pytest.mark.parametrize(("what", "frame", "start", "limits", "expected"), [
+    ("empty continuations", client_frame(CONT, b"", fin=False), START, "", 1009),
+    ("1-byte continuations", client_frame(CONT, b"x", fin=False), START, "", 1009),
+    ("empty continuations, no fragment cap", client_frame(CONT, b"", fin=False), START,
+     "fragments_max = 1000000", 1008),
+    ("pings", client_frame(PING, b"ping"), b"", "", 1008),
+], ids=["empty-continuations", "one-byte-continuations", "empty-without-fragment-cap", "pings"])
+async def test_a_frame_flood_is_cut_and_the_node_keeps_serving(
+        make_cluster: Callable[..., Cluster], tmp_path: Path, what: str, frame: bytes,
+        start: bytes, limits: str, expected: int) -> None:
     extra = {}
     if limits:
         config = tmp_path / "ticker.toml"
@@ -97,7 +102,7 @@ async def test_a_continuation_flood_is_cut_and_the_node_keeps_serving(
 
         # /healthz from the start of the flood until the server has let go of the flooder
         # (at least 20 answers): it must answer every time
-        flooding = asyncio.create_task(asyncio.to_thread(flood, node.port, payload))
+        flooding = asyncio.create_task(asyncio.to_thread(flood, node.port, frame, start))
         for _ in range(2000):
             started = time.perf_counter()
             response = await client.get("/healthz")
@@ -119,8 +124,8 @@ async def test_a_continuation_flood_is_cut_and_the_node_keeps_serving(
     await publisher.aclose()
     assert_clean(reader)
     assert len(reader.connects) == 1, "the reader was disconnected"
-    print(f"FAULT-REPORT | continuation flood ({len(payload)}-byte frames, {limits or 'defaults'}"
-          f") | closed with {code} after the client had sent {sent} of {FRAMES} frames | "
+    print(f"FAULT-REPORT | flood of {what} ({limits or 'default limits'}) | closed with "
+          f"{code} after the client had sent {sent} of {FRAMES} frames | "
           f"/healthz answered {len(health)} times during the flood, median "
           f"{sorted(health)[len(health) // 2] * 1000:.1f} ms, worst {max(health) * 1000:.1f} ms"
           " | the other reader got the live item")

@@ -79,16 +79,18 @@ class BrokerFactory:
         self.prefixes: list[tuple[str, str]] = []  # (url, prefix) to delete afterwards
 
     async def __call__(self, *, history: int = 1000, latest_max: int = 1000,
-                       url: str | None = None, **options: Any) -> MemoryBroker | RedisBroker:
+                       item_retention: int = 0, url: str | None = None,
+                       **options: Any) -> MemoryBroker | RedisBroker:
         broker: MemoryBroker | RedisBroker
         if self.engine == "memory":
-            broker = MemoryBroker(history=history, latest_max=latest_max)
+            broker = MemoryBroker(history=history, latest_max=latest_max,
+                                  item_retention=item_retention)
         else:
             prefix = f"test:{uuid.uuid4().hex}:"
             url = url or SHARED_REDIS_URL
             self.prefixes.append((url, prefix))
             broker = RedisBroker(url, prefix=prefix, history=history, latest_max=latest_max,
-                                 **options)
+                                 item_retention=item_retention, **options)
         self.made.append(broker)
         return broker
 

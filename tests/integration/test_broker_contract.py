@@ -367,6 +367,63 @@ async def test_recall_answers_a_known_key_without_publishing(make_broker: Broker
     assert (await broker.head("en", 10, 10)).seq == 1
 
 
+# -- item retention --------------------------------------------------------------------------
+
+async def test_items_whose_events_left_the_window_are_dropped(make_broker: BrokerFactory) -> None:
+    broker = await make_broker(history=4, latest_max=2, item_retention=6)
+    key = Idempotency("alice", "early", "fp")
+    first_raw = await broker.publish("en", Change("item", draft("a")), key)  # seq 1
+    assert first_raw.item is not None
+    first = item_decoder.decode(first_raw.item)
+    second, third = await publish_items(broker, 2)  # seq 2, 3
+    await broker.publish("en", Change(  # seq 4: first's last event
+        "update", changed(first_raw.item, version=2), first.id, 1))
+    await broker.publish("en", Change(  # seq 5: second's last event
+        "retract", changed(msgspec.json.encode(second), status="canceled", version=2),
+        second.id, 1))
+    later = await publish_items(broker, 6)  # seq 6 to 11: the window is seq 6 to 11
+    for gone in (first, second, third):
+        assert await broker.get_item("en", gone.id) is None
+    for kept in later:
+        assert await broker.get_item("en", kept.id) is not None
+    assert [item_decoder.decode(raw).id for raw in await broker.latest("en", 10)] == [
+        later[-2].id, later[-1].id]
+    # the key still answers: a duplicate, publishing nothing, though its item is gone
+    again = await broker.publish("en", Change("item", draft("a")), key)
+    assert (again.status, again.item) == ("duplicate", None)
+    recalled = await broker.recall("en", key)
+    assert recalled is not None and (recalled.status, recalled.item) == ("duplicate", None)
+    assert (await broker.head("en", 0, 0)).seq == 11
+
+
+async def test_latest_pinned_and_desk_items_outlive_the_window(make_broker: BrokerFactory) -> None:
+    broker = await make_broker(history=2, latest_max=3, item_retention=2)
+    # (lifecycle states and pins as the item JSON carries them: "pinned", a desk "status")
+    pinned = await broker.publish(  # seq 1
+        "en", Change("item", draft("pinned")[:-1] + b',"pinned":true}'))
+    held = await broker.publish("en", Change("item", draft("held", status="withheld")))  # seq 2
+    pinned_id, held_id = (json.loads(r.item or b"{}")["id"] for r in (pinned, held))
+    items = await publish_items(broker, 5)  # seq 3 to 7; the latest are seq 5, 6, 7
+    assert await broker.get_item("en", pinned_id) is not None
+    assert await broker.get_item("en", held_id) is not None
+    assert await broker.get_item("en", items[0].id) is None  # seq 3: out of both
+    for kept in items[2:]:  # among the latest, although seq 5 left the window
+        assert await broker.get_item("en", kept.id) is not None
+    # one found among the latest is looked at again a window later; by then it left the latest
+    await publish_items(broker, 6)  # seq 8 to 13
+    for gone in items:
+        assert await broker.get_item("en", gone.id) is None
+    assert await broker.get_item("en", pinned_id) is not None
+    assert await broker.get_item("en", held_id) is not None
+
+
+async def test_items_are_kept_forever_without_a_retention(make_broker: BrokerFactory) -> None:
+    broker = await make_broker(history=2, latest_max=1)
+    items = await publish_items(broker, 30)
+    for item in items:
+        assert await broker.get_item("en", item.id) is not None
+
+
 # -- live delivery ---------------------------------------------------------------------------
 
 async def test_live_delivery_in_log_order(make_broker: BrokerFactory) -> None:
@@ -640,7 +697,7 @@ async def test_every_key_of_a_feed_shares_its_hash_tag(make_redis_broker: Broker
     assert names and all(re.fullmatch(re.escape(prefix) + r"\{(en|ar)\}:[a-z]+(:[0-9a-f]{64})?",
                                       name) for name in names), names
     assert {name.split(":")[-1] for name in names if ":idem:" not in name} == {
-        "meta", "log", "items", "latest"}
+        "meta", "log", "items", "latest", "retention"}
 
 
 def test_a_prefix_with_braces_is_refused() -> None:

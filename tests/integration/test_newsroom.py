@@ -235,9 +235,9 @@ async def test_metrics_move_after_a_publish(server: Server) -> None:
         after = scrape()
     assert after["ticker_events_published_total{feed=en,type=item}"] == \
         before.get("ticker_events_published_total{feed=en,type=item}", 0) + 1
-    assert after["ticker_deliveries{}"] > before["ticker_deliveries{}"]
-    assert after["ticker_socket_writes{}"] > before["ticker_socket_writes{}"]
-    assert "ticker_log_reads{}" in after and "ticker_gap_events_filled{}" in after
+    assert after["ticker_deliveries_total{}"] > before["ticker_deliveries_total{}"]
+    assert after["ticker_socket_writes_total{}"] > before["ticker_socket_writes_total{}"]
+    assert "ticker_log_reads_total{}" in after and "ticker_gap_events_filled_total{}" in after
     assert after["ticker_connections_open{transport=ws}"] >= 1
     assert after["ticker_requests_rejected_total{status=422}"] >= 1
     assert after["ticker_events_dispatched_total{feed=en}"] >= 1

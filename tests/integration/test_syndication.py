@@ -217,7 +217,8 @@ def test_conditional_requests_get_304(client: httpx.Client, kind: str) -> None:
     publish(client, "en", text="First line.")
     first = client.get(path)
     assert first.status_code == 200
-    assert first.headers["cache-control"] == "public, max-age=15"
+    # links come from the request's Host here (no TICKER_PUBLIC_URL): no shared cache may keep it
+    assert first.headers["cache-control"] == "private, max-age=15"
     assert first.headers["access-control-allow-origin"] == "*"
     etag = first.headers["etag"]
     assert etag.startswith('"') and etag.endswith('"')  # strong
@@ -290,3 +291,39 @@ def test_feeds_are_readable_from_any_origin(broker: str) -> None:
                 assert response.status_code == 200
                 assert response.headers["access-control-allow-origin"] in ("*", origin)
                 assert "ETag" in response.headers["access-control-expose-headers"]
+
+
+FORGED = {"Host": "attacker.example"}
+
+
+@pytest.mark.parametrize("broker", ["memory", "redis"])
+def test_the_configured_public_url_wins_over_the_host_header(broker: str) -> None:
+    public = "https://ticker.example.com"
+    with running(broker, TICKER_PUBLIC_URL=public + "/") as server, \
+            httpx.Client(base_url=server.url, timeout=10,
+                         headers={"Authorization": f"Bearer {token()}"}) as client:
+        item = publish(client, "en", text="Links name the configured host")
+        for kind in ("atom", "json"):
+            response = client.get(f"/feeds/en.{kind}", headers=FORGED)
+            assert response.status_code == 200
+            assert "attacker.example" not in response.text
+            assert response.headers["cache-control"] == "public, max-age=15"
+        doc = client.get("/feeds/en.json", headers=FORGED).json()
+        assert doc["feed_url"] == f"{public}/feeds/en.json"
+        assert doc["items"][0]["id"] == f"tag:ticker.example.com,2026:ticker/en/{item['id']}"
+        parsed = atom(client, "en")
+        assert parsed.feed.id == "tag:ticker.example.com,2026:ticker/en"
+        spec = client.get("/api/v1/openapi.json", headers=FORGED)
+        assert spec.json()["servers"] == [{"url": public}]
+        assert spec.headers["cache-control"] == "no-cache"
+
+
+def test_a_host_header_reflected_into_links_is_never_shared(server: Server) -> None:
+    with httpx.Client(base_url=server.url, timeout=10) as anon:
+        for path in ("/feeds/en.atom", "/feeds/en.json", "/api/v1/openapi.json"):
+            response = anon.get(path, headers=FORGED)
+            assert response.status_code == 200, path
+            cache = [d.strip() for d in response.headers["cache-control"].split(",")]
+            assert "private" in cache and "public" not in cache, path
+        assert anon.get("/api/v1/openapi.json", headers=FORGED).json()["servers"] == [
+            {"url": "http://attacker.example"}]

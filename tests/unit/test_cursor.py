@@ -14,7 +14,8 @@ def test_round_trip(epoch: str, seq: int) -> None:
 
 
 @pytest.mark.parametrize("text", ["", "abc", "abc:", ":5", "ABC:5", "a:-1", "a:1.5", "a:b:c",
-                                  "a:" + "9" * 20, "x" * 33 + ":1"])
+                                  "a:" + "9" * 20, "x" * 33 + ":1", "a\n:1", "a:1\n", "a:\u00b2",
+                                  "a:\uff15"])
 def test_rejects_anything_else(text: str) -> None:
     with pytest.raises(ValueError):
         Cursor.parse(text)

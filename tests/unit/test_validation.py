@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from ticker.config import Limits, default_feeds
 from ticker.errors import InvalidInput, MalformedJSON
 from ticker.model import Filter
-from ticker.validation import check_filter, decode_patch, decode_publish
+from ticker.validation import check_filter, decode_patch, decode_publish, query_int
 
 FEED = default_feeds()[0]
 LIMITS = Limits()
@@ -75,3 +75,29 @@ def test_any_body_is_either_valid_or_a_clear_422(body: dict[str, object]) -> Non
         assert exc.errors and all(e.path.startswith("$") and e.message for e in exc.errors)
     else:
         assert 1 <= len(decoded.text) <= LIMITS.text_max and 1 <= decoded.urgency <= 9
+
+
+@pytest.mark.parametrize("lang", ["en\n", "ar-LB\n", "en\r\n"])
+def test_a_language_tag_must_match_whole(lang: str) -> None:
+    assert paths({"text": "x", "lang": lang}) == ["$.lang"]
+    assert decode_publish(json.dumps({"text": "x", "lang": lang.strip()}).encode(), FEED,
+                          LIMITS).lang == lang.strip()
+
+
+def test_deep_nesting_is_malformed_json() -> None:
+    with pytest.raises(MalformedJSON, match="nested too deeply"):
+        decode_publish(b"[" * 3000 + b"]" * 3000, FEED, LIMITS)
+    with pytest.raises(MalformedJSON, match="nested too deeply"):
+        decode_patch(b'{"text": ' + b"[" * 3000 + b"]" * 3000 + b"}", FEED, LIMITS)
+
+
+@pytest.mark.parametrize("text", ["\u00b2", "\uff15", "5\n", "9" * 5000, "-1", "", "0", "10"])
+def test_query_numbers_are_ascii_digits_in_range(text: str) -> None:
+    with pytest.raises(InvalidInput) as exc:
+        query_int({"n": text}, "n", 1, 9)
+    assert [e.path for e in exc.value.errors] == ["query.n"]
+
+
+def test_query_numbers_in_range_or_absent() -> None:
+    assert query_int({"n": "7"}, "n", 1, 9) == 7
+    assert query_int({}, "n", 1, 9) is None

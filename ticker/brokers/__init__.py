@@ -16,15 +16,18 @@ def open_broker(settings: Settings) -> Broker:
     if scheme == "memory":
         from ticker.brokers.memory import MemoryBroker
 
-        return MemoryBroker(history=settings.history, latest_max=settings.limits.latest_max)
+        return MemoryBroker(history=settings.history, latest_max=settings.limits.latest_max,
+                            item_retention=settings.item_retention)
     if scheme in ("redis+cluster", "rediss+cluster"):
         from ticker.brokers.redis_cluster import RedisClusterBroker
 
         return RedisClusterBroker(url, prefix=settings.redis_prefix, history=settings.history,
-                                  latest_max=settings.limits.latest_max)
+                                  latest_max=settings.limits.latest_max,
+                                  item_retention=settings.item_retention)
     if scheme in ("redis", "rediss", "unix"):
         from ticker.brokers.redis import RedisBroker
 
         return RedisBroker(url, prefix=settings.redis_prefix, history=settings.history,
-                           latest_max=settings.limits.latest_max)
+                           latest_max=settings.limits.latest_max,
+                           item_retention=settings.item_retention)
     raise ValueError(f"unsupported broker URL scheme {scheme!r}")

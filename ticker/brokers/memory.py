@@ -31,6 +31,15 @@ class _Version(msgspec.Struct):
 
 
 _item_head = msgspec.json.Decoder(_Version)
+TRIM_BATCH = 8  # items past the retention window looked at per publish (as publish.lua)
+
+
+class _Keep(msgspec.Struct):
+    status: str
+    pinned: bool = False
+
+
+_item_keep = msgspec.json.Decoder(_Keep)
 
 
 class _FeedLog:
@@ -41,15 +50,18 @@ class _FeedLog:
         self.log: deque[Entry] = deque(maxlen=history)  # retained events
         self.items: dict[str, bytes] = {}  # every item by id, retracted ones too
         self.latest: OrderedDict[str, None] = OrderedDict()  # usable items, publish order
+        self.touched: OrderedDict[str, int] = OrderedDict()  # item → seq of its last event
         self.idem: dict[tuple[str, str], tuple[str, str, float]] = {}  # → fingerprint, id, expiry
 
 
 class MemoryBroker:
     """In-process engine: a bounded log per feed, delivered to this process's hub."""
 
-    def __init__(self, history: int = 1000, latest_max: int = 1000) -> None:
+    def __init__(self, history: int = 1000, latest_max: int = 1000,
+                 item_retention: int = 0) -> None:
         self._history = history
         self._latest_max = latest_max
+        self._item_retention = item_retention  # events an item outlives (0: forever)
         self._feeds: dict[str, _FeedLog] = {}
         self._on_event: OnEvent | None = None
         self._idem_checked = 1024  # idempotency records kept at the last purge (at least 1024)
@@ -109,9 +121,31 @@ class MemoryBroker:
             if len(log.idem) > 2 * self._idem_checked:  # forget expired keys, amortised
                 log.idem = {k: v for k, v in log.idem.items() if v[2] > loop_time}
                 self._idem_checked = max(1024, len(log.idem))
+        self._trim_items(log, ident)
         if self._on_event is not None and self._loop is not None:
             self._loop.call_soon(self._on_event, feed, log.epoch, entry)
         return PublishResult("published", log.epoch, log.seq, item)
+
+    def _trim_items(self, log: _FeedLog, touched: str) -> None:
+        """Item retention, as publish.lua step 8: an item stays while its last event is among
+        the last ``item_retention`` events or it is among the latest; a pinned item or one in a
+        desk state (not usable or canceled) is kept and looked at again one window later."""
+        log.touched[touched] = log.seq
+        log.touched.move_to_end(touched)
+        if self._item_retention <= 0:
+            return
+        horizon = log.seq - self._item_retention
+        for _ in range(TRIM_BATCH):
+            ident, seq = next(iter(log.touched.items()))
+            if seq > horizon:
+                return
+            state = _item_keep.decode(log.items[ident])
+            if ident in log.latest or state.pinned or state.status not in ("usable", "canceled"):
+                log.touched[ident] = log.seq
+                log.touched.move_to_end(ident)
+            else:
+                del log.touched[ident]
+                del log.items[ident]
 
     async def recall(self, feed: str, idempotency: Idempotency) -> PublishResult | None:
         log = self._feed(feed)
@@ -120,7 +154,8 @@ class MemoryBroker:
             return None
         if seen[0] != idempotency.fingerprint:
             return PublishResult("mismatch", log.epoch, log.seq, None)
-        return PublishResult("duplicate", log.epoch, log.seq, log.items[seen[1]])
+        # item None: it left the store (item retention); the key still published it
+        return PublishResult("duplicate", log.epoch, log.seq, log.items.get(seen[1]))
 
     async def read(self, feed: str, epoch: str | None, after: int, limit: int) -> LogSlice:
         log = self._feed(feed)

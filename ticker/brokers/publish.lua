@@ -28,14 +28,16 @@ does, in order:
      PUBLISH "<epoch> <seq> <event JSON>" on the feed's channel: SPUBLISH on Redis Cluster
      (sharded pub/sub, Redis 7: the message stays on the shard that owns the feed's slot).
   7. Record the idempotency result, with its TTL.
+  8. Item retention (trim_items below): drop items whose events left the retained window.
 
 Every check that can refuse the change (steps 2-3) comes before the first write that belongs to
 the change, and the writes themselves cannot fail on well-formed keys, so a refused or failed
 publish leaves nothing half-written. (Step 1 writes only the epoch, which any read would too.)
 
-KEYS: meta, log, items, latest[, idem]
+KEYS: meta, log, items, latest, retention[, idem]
 ARGV: kind, body, item_id, expected_version ("" = none), candidate_epoch, history, latest_max,
-      channel, feed, fingerprint, ttl_seconds, notify ("PUBLISH" or "SPUBLISH"; default PUBLISH)
+      channel, feed, fingerprint, ttl_seconds, notify ("PUBLISH" or "SPUBLISH"; default PUBLISH),
+      item_retention (events an item outlives; 0 = keep every item)
 Returns: {status, epoch, seq, item JSON or nil}; seq is the new sequence when "published", else
 the feed's last sequence.
 ]]
@@ -71,7 +73,8 @@ local function rfc3339(ms)
 end
 --[[ END rfc3339 ]]
 
-local meta, log, items, latest, idem = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local meta, log, items, latest, idem = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[6]
+local retention = KEYS[5]
 local kind, body, item_id, expected = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local history, latest_max = tonumber(ARGV[6]), tonumber(ARGV[7])
 local channel, feed, fingerprint, ttl = ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11])
@@ -156,5 +159,40 @@ if idem then
   redis.call('HSET', idem, 'f', fingerprint, 'i', item_id)
   redis.call('EXPIRE', idem, ttl)
 end
+
+--[[ BEGIN item retention ]]
+-- 8. An item stays readable while its last event is among the feed's last `kept` events, or
+-- while it is among the latest. `retention` scores every item id by the seq of its last event;
+-- each publish looks at up to TRIM_BATCH items past the window (one new item per publish, so
+-- the store keeps up). One still among the latest, a pinned one, or one in any state other than
+-- usable or canceled (a desk state) is kept and looked at again one window later.
+local TRIM_BATCH = 8
+local function trim_items(touched_id, touched_seq, kept)
+  redis.call('ZADD', retention, touched_seq, touched_id)
+  if kept <= 0 then
+    return
+  end
+  local old = redis.call('ZRANGEBYSCORE', retention, '-inf', touched_seq - kept,
+    'LIMIT', 0, TRIM_BATCH)
+  for i = 1, #old do
+    local id = old[i]
+    local keep = redis.call('ZSCORE', latest, id) ~= false
+    if not keep then
+      local stored = redis.call('HGET', items, id)
+      if stored then
+        local state = cjson.decode(stored)
+        keep = state.pinned == true or (state.status ~= 'usable' and state.status ~= 'canceled')
+      end
+    end
+    if keep then
+      redis.call('ZADD', retention, touched_seq, id)
+    else
+      redis.call('ZREM', retention, id)
+      redis.call('HDEL', items, id)
+    end
+  end
+end
+trim_items(item_id, seq, tonumber(ARGV[13] or '0'))
+--[[ END item retention ]]
 
 return {'published', epoch, seq, item}

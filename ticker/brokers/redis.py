@@ -38,8 +38,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, ClassVar, Literal, cast
@@ -50,7 +49,6 @@ from redis.asyncio.client import PubSub
 from redis.backoff import EqualJitterBackoff
 
 from ticker.brokers.base import (
-    BrokerUnavailableError,
     Change,
     Entry,
     Head,
@@ -62,7 +60,9 @@ from ticker.brokers.base import (
     PublishStatus,
 )
 from ticker.brokers.redis_keys import check_prefix, feed_keys
+from ticker.brokers.redis_url import UNAVAILABLE as _UNAVAILABLE
 from ticker.brokers.redis_url import command_client, no_retry
+from ticker.brokers.redis_url import unavailable as _unavailable
 
 logger = logging.getLogger(__name__)
 DRAIN_BATCH = 256  # pub/sub messages handled per wake-up at most, so HTTP is never starved
@@ -118,17 +118,6 @@ end
 return {epoch, seq, items, entries}
 """
 
-# Failures that mean "Redis cannot do this right now"; the publish script wrote nothing then.
-_UNAVAILABLE: tuple[type[BaseException], ...] = (
-    rex.ConnectionError,  # includes BusyLoadingError and AuthenticationError
-    rex.TimeoutError,
-    rex.ReadOnlyError,  # a replica after failover
-    rex.OutOfMemoryError,  # maxmemory reached under noeviction: refused before any write
-    rex.TryAgainError,
-    rex.ClusterDownError,
-    OSError,  # includes the builtin TimeoutError
-)
-
 _STATUSES = frozenset({"published", "duplicate", "mismatch", "conflict", "not_found", "canceled"})
 
 ListenerState = Literal["idle", "connecting", "connected", "reconnecting", "closed"]
@@ -137,14 +126,6 @@ ListenerState = Literal["idle", "connecting", "connected", "reconnecting", "clos
 _CONFIRMED = frozenset({"subscribe", "ssubscribe"})
 _MESSAGE = frozenset({"message", "smessage"})
 _DROPPED = frozenset({"unsubscribe", "sunsubscribe"})  # never asked for: the server dropped us
-
-
-@contextmanager
-def _unavailable(operation: str) -> Iterator[None]:
-    try:
-        yield
-    except _UNAVAILABLE as exc:
-        raise BrokerUnavailableError(f"Redis unreachable during {operation}: {exc!r}") from exc
 
 
 def _entries(raw: list[Any]) -> list[Entry]:
@@ -177,7 +158,7 @@ class RedisBroker:
     notify_command: ClassVar[str] = "PUBLISH"  # how publish.lua notifies the nodes
 
     def __init__(self, url: str, *, prefix: str = "ticker:", history: int = 1000,
-                 latest_max: int = 1000, command_timeout: float = 5.0,
+                 latest_max: int = 1000, item_retention: int = 0, command_timeout: float = 5.0,
                  connect_timeout: float = 2.0, ping_interval: float = 5.0,
                  pong_timeout: float = 3.0, backoff_base: float = 0.1, backoff_cap: float = 5.0,
                  max_connections: int = 64) -> None:
@@ -188,6 +169,8 @@ class RedisBroker:
             prefix: put in front of every key and channel; must not contain braces.
             history: events retained per feed (``XADD MAXLEN ~``: a little more may be kept).
             latest_max: usable items kept in a feed's latest set.
+            item_retention: events an item outlives in the items store (0: forever); see
+                publish.lua step 8.
             command_timeout: seconds a command may take before it counts as unavailable.
             connect_timeout: seconds to open a connection.
             ping_interval: seconds between watchdog PINGs on the pub/sub connection.
@@ -199,6 +182,7 @@ class RedisBroker:
         self._prefix = check_prefix(prefix)  # in front of every key and channel
         self._history = history  # MAXLEN ~ of every feed's stream
         self._latest_max = latest_max  # size of every feed's latest set
+        self._item_retention = item_retention  # events an item outlives (0: forever)
         self._command_timeout = command_timeout  # per command, and for SUBSCRIBE confirmations
         self._connect_timeout = connect_timeout  # per connection attempt
         self._ping_interval = ping_interval  # watchdog period
@@ -303,7 +287,7 @@ class RedisBroker:
     async def publish(self, feed: str, change: Change,
                       idempotency: Idempotency | None = None) -> PublishResult:
         keys = feed_keys(self._prefix, feed)
-        names = [keys.meta, keys.log, keys.items, keys.latest]
+        names = [keys.meta, keys.log, keys.items, keys.latest, keys.retention]
         fingerprint, ttl = "", 0
         if idempotency is not None:
             names.append(keys.idem(idempotency.scope, idempotency.key))
@@ -312,7 +296,7 @@ class RedisBroker:
         args: list[bytes | str | int] = [
             change.kind, change.body, change.item_id or "", expected, secrets.token_hex(6),
             self._history, self._latest_max, keys.channel, feed, fingerprint, ttl,
-            self.notify_command]
+            self.notify_command, self._item_retention]
         with _unavailable("publish"):
             status, epoch, seq, item = await self._publish(keys=names, args=args)
         text = _text(status)
@@ -330,7 +314,8 @@ class RedisBroker:
             if _text(fingerprint) != idempotency.fingerprint:
                 return PublishResult("mismatch", "", 0, None)
             item = await self._redis.hget(keys.items, item_id)
-        return None if item is None else PublishResult("duplicate", "", 0, cast(bytes, item))
+        # item None: it left the store (item retention); the key still published it
+        return PublishResult("duplicate", "", 0, cast(bytes | None, item))
 
     async def read(self, feed: str, epoch: str | None, after: int, limit: int) -> LogSlice:
         keys = feed_keys(self._prefix, feed)

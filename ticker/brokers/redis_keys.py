@@ -8,6 +8,7 @@ comes first (``ticker:`` by default) so several deployments, or tests, can share
     ticker:{en}:log             stream: one entry per event, id ``<seq>-0``, field ``d``: event
     ticker:{en}:items           hash: item id -> item JSON (retracted items too)
     ticker:{en}:latest          sorted set: usable item ids, score = seq of their first publish
+    ticker:{en}:retention       sorted set: item ids, score = seq of their last event (retention)
     ticker:{en}:idem:<sha256>   hash: f = fingerprint, i = item id; expires after the key's TTL
     ticker:{en}:events          pub/sub channel: ``<epoch> <seq> <event JSON>``
 
@@ -29,6 +30,7 @@ class FeedKeys(NamedTuple):
     log: str  # stream of events
     items: str  # hash of every item by id
     latest: str  # sorted set of usable item ids by publish seq
+    retention: str  # sorted set of item ids by the seq of their last event
     channel: str  # pub/sub channel of live events
     idem_prefix: str  # idempotency records are ``idem_prefix + sha256(scope, key)``
 
@@ -53,6 +55,7 @@ def feed_keys(prefix: str, feed: str) -> FeedKeys:
         log=base + "log",
         items=base + "items",
         latest=base + "latest",
+        retention=base + "retention",
         channel=base + "events",
         idem_prefix=base + "idem:",
     )

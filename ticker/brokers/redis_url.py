@@ -8,11 +8,29 @@ scheme is redis-py's URL syntax (credentials, query options) and applies to ever
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
+from redis import exceptions as rex
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+
+from ticker.brokers.base import BrokerUnavailableError
+
+# Failures that mean "Redis cannot do this right now", for every client made here (the broker's
+# and the rate limiter's): a script refused this way wrote nothing.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    rex.ConnectionError,  # includes BusyLoadingError and AuthenticationError
+    rex.TimeoutError,
+    rex.ReadOnlyError,  # a replica after failover
+    rex.OutOfMemoryError,  # maxmemory reached under noeviction: refused before any write
+    rex.TryAgainError,
+    rex.ClusterError,  # includes ClusterDownError and MasterDownError
+    rex.SlotNotCoveredError,  # a cluster whose slot map is moving
+    OSError,  # includes the builtin TimeoutError
+)
 
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 SCHEMES = frozenset({"redis", "rediss", "unix", *CLUSTER_SCHEMES})
@@ -63,3 +81,12 @@ def command_client(url: str, *, timeout: float, connect_timeout: float,
         url, max_connections=max_connections, timeout=timeout, retry=no_retry(),
         socket_timeout=timeout, socket_connect_timeout=connect_timeout)
     return Redis.from_pool(pool)
+
+
+@contextmanager
+def unavailable(operation: str) -> Iterator[None]:
+    """Turn any of ``UNAVAILABLE`` into ``BrokerUnavailableError`` naming ``operation``."""
+    try:
+        yield
+    except UNAVAILABLE as exc:
+        raise BrokerUnavailableError(f"Redis unreachable during {operation}: {exc!r}") from exc

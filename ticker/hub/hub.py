@@ -41,9 +41,9 @@ from ticker.hub.feed import FeedState
 from ticker.hub.filters import Matcher
 from ticker.hub.outbox import Outbox
 from ticker.hub.prepared import Prepared
-from ticker.model import Filter
+from ticker.model import Filter, Ping, Subscribed
 
-PING_JSON = b'{"type":"ping"}'
+PING_JSON = codec.encode(Ping())
 PING_WS = codec.ws_frame(PING_JSON)
 PING_SSE = b": ping\n\n"
 
@@ -280,4 +280,4 @@ class Hub:
 
 
 def _subscribed(feed: str, recovered: bool) -> bytes:
-    return f'{{"type":"subscribed","feed":"{feed}","recovered":{str(recovered).lower()}}}'.encode()
+    return codec.encode(Subscribed(feed=feed, recovered=recovered))

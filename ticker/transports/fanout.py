@@ -75,8 +75,8 @@ class Fanout:
         for outbox in ready:
             if outbox.frames and not outbox.paused:
                 self.deliveries += len(outbox.frames)
+                self.writes += 1  # one write of everything pending for this reader
                 outbox.owner.write(outbox.take())
-        self.writes += len(ready)
         for outbox in hub.take_cut():
             try:
                 outbox.owner.close_slow()

@@ -24,6 +24,7 @@ from ticker.errors import InvalidInput, NotFound, OriginNotAllowed, RateLimited
 from ticker.model import FieldError, Filter
 from ticker.runtime import Runtime
 from ticker.session import Session
+from ticker.validation import query_int
 
 RETRY_MS = 2000  # how long a browser waits before reconnecting
 ABORT = "ticker.abort"  # scope extension set by server.TickerHttp: abort the connection
@@ -98,11 +99,8 @@ def _filter(request: Request) -> Filter:
         value = params.get(key)
         return [v for v in value.split(",") if v] if value else None
 
-    urgency = params.get("max_urgency")
-    if urgency is not None and not (urgency.isascii() and urgency.isdigit() and len(urgency) < 3):
-        raise InvalidInput([FieldError(path="query.max_urgency", message="must be 1 to 9")])
     return Filter(categories=names("categories"), regions=names("regions"),
-                  max_urgency=int(urgency) if urgency is not None else None)
+                  max_urgency=query_int(params, "max_urgency", 1, 9))
 
 
 async def events(request: Request) -> Response:

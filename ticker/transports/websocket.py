@@ -60,6 +60,7 @@ _protocol_log.setLevel(logging.WARNING)
 CLOSE_TIMEOUT = 2.0  # seconds from starting a close to aborting the socket
 PING_FRAME = b"\x89\x00"  # an empty WebSocket ping (servers never mask)
 PONG_HEAD = 0x8A  # first byte of a pong frame the library queued
+FEED_SLICE = 4096  # bytes handed to the frame parser at a time
 _utf8 = codecs.getincrementaldecoder("utf-8")
 
 
@@ -83,7 +84,7 @@ class TickerWebSocket(asyncio.Protocol):
         self.fragments = 0  # frames of it so far
         self.binary = False  # a binary message: never read, answered with an error
         self.dropped = False  # over the frame rate: its remaining fragments are ignored
-        self.text = bytearray()  # a fragmented text message's bytes so far
+        self.text: bytearray | None = None  # a fragmented text message's bytes so far
         self.utf8: codecs.IncrementalDecoder | None = None  # checks them as they come
         # the frame budget: a token bucket of client frames
         self.allowance = float(limits.frame_burst)
@@ -102,6 +103,16 @@ class TickerWebSocket(asyncio.Protocol):
         self.last_ping_at = asyncio.get_running_loop().time()
 
     def data_received(self, data: bytes) -> None:
+        # the parser turns all it is given into frames before any is looked at: a big read
+        # full of tiny frames goes in slices, so a connection that fails on its 33rd frame
+        # does not parse 40,000 first (after the failure the parser only discards)
+        if len(data) <= FEED_SLICE:
+            self._receive(data)
+            return
+        for start in range(0, len(data), FEED_SLICE):
+            self._receive(data[start:start + FEED_SLICE])
+
+    def _receive(self, data: bytes) -> None:
         proto = self.proto
         proto.receive_data(data)
         for event in proto.events_received():
@@ -294,8 +305,7 @@ class TickerWebSocket(asyncio.Protocol):
             self.fragments = 0
             self.binary = opcode is Opcode.BINARY
             self.dropped = False
-            self.utf8 = None
-            self.text.clear()
+            self.utf8 = self.text = None
         self.fragments += 1
         if self.fragments > self.limits.fragments_max:
             self.fail(1009, f"a message may have at most {self.limits.fragments_max} fragments")
@@ -314,15 +324,16 @@ class TickerWebSocket(asyncio.Protocol):
                 data.decode()
                 self._message(data)
                 return
-            if self.utf8 is None:
-                self.utf8 = _utf8()
+            if self.utf8 is None or self.text is None:
+                self.utf8, self.text = _utf8(), bytearray()
             self.utf8.decode(data, frame.fin)
         except UnicodeDecodeError as exc:
             self.fail(1007, f"invalid UTF-8 at byte {exc.start}")
             return
         self.text += data
         if frame.fin:
-            message, self.text = bytes(self.text), bytearray()
+            message = bytes(self.text)
+            self.utf8 = self.text = None
             self._message(message)
 
     def _charge(self) -> bool:

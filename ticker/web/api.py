@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import re
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ticker import codec
 from ticker.auth import Claims
-from ticker.brokers.base import BrokerUnavailableError
 from ticker.config import FeedConfig
 from ticker.cursor import Cursor
-from ticker.errors import BrokerUnavailable, InvalidInput
-from ticker.model import FeedInfo, FieldError
+from ticker.errors import InvalidInput
+from ticker.model import EventsSinceOf, FeedInfo, FieldError, LatestItemsOf
 from ticker.runtime import Runtime
-from ticker.validation import decode_patch, decode_publish
+from ticker.validation import decode_patch, decode_publish, query_int
 from ticker.web.body import read_json_body
 
 JSON = "application/json"
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")  # used with fullmatch
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -45,7 +45,7 @@ async def publish(request: Request) -> Response:
     feed = _feed(runtime, request)
     claims = _claims(runtime, request)
     key = request.headers.get("idempotency-key")
-    if key is not None and not IDEMPOTENCY_KEY.match(key):
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
         raise InvalidInput([FieldError(path="header.Idempotency-Key",
                                        message="must be 1 to 200 printable ASCII characters")])
     body = decode_publish(await read_json_body(request, runtime.settings.limits.body_max),
@@ -85,46 +85,43 @@ async def get_item(request: Request) -> Response:
 
 
 def _limit(request: Request, default: int, most: int) -> int:
-    text = request.query_params.get("limit")
-    if text is None:
-        return default
-    if not text.isdigit() or not 1 <= int(text) <= most:
-        raise InvalidInput([FieldError(path="query.limit",
-                                       message=f"must be a whole number from 1 to {most}")])
-    return int(text)
+    limit = query_int(request.query_params, "limit", 1, most)
+    return default if limit is None else limit
+
+
+def _json(value: object) -> Response:
+    return Response(codec.encode(value), media_type=JSON)
 
 
 async def list_items(request: Request) -> Response:
-    """Without ``since``: the latest items, newest last. With it: the events after it."""
+    """Without ``since``: the latest items, newest last. With it: the events after it.
+    Items and events are the broker's JSON, passed through as ``msgspec.Raw``."""
     runtime = runtime_of(request)
     feed = _feed(runtime, request)
+    limits = runtime.settings.limits
     since_text = request.query_params.get("since")
     broker = runtime.broker
+    if since_text is None:
+        limit = _limit(request, limits.snapshot_size, limits.latest_max)
+        head = await broker.head(feed.id, limit, 0)
+        return _json(LatestItemsOf[msgspec.Raw](
+            feed=feed.id, cursor=str(Cursor(head.epoch, head.seq)),
+            items=[msgspec.Raw(item) for item in head.items]))
+    limit = _limit(request, runtime.settings.history, runtime.settings.history)
     try:
-        if since_text is None:
-            limit = _limit(request, runtime.settings.limits.snapshot_size,
-                           runtime.settings.limits.latest_max)
-            head = await broker.head(feed.id, limit, 0)
-            body = (f'{{"feed":"{feed.id}","cursor":"{head.epoch}:{head.seq}","items":['
-                    .encode() + b",".join(head.items) + b"]}")
-            return Response(body, media_type=JSON)
-        limit = _limit(request, runtime.settings.history, runtime.settings.history)
-        try:
-            since = Cursor.parse(since_text)
-        except ValueError as exc:
-            raise InvalidInput([FieldError(path="query.since", message=str(exc))]) from None
-        got = await broker.read(feed.id, since.epoch, since.seq, limit)
-        if not got.complete:
-            head = await broker.head(feed.id, runtime.settings.limits.snapshot_size, 0)
-            body = (f'{{"feed":"{feed.id}","recovered":false,"cursor":"{head.epoch}:{head.seq}",'
-                    '"events":[],"items":['.encode() + b",".join(head.items) + b"]}")
-            return Response(body, media_type=JSON)
-        last = f"{got.epoch}:{got.entries[-1].seq}" if got.entries else str(since)
-        body = (f'{{"feed":"{feed.id}","recovered":true,"cursor":"{last}","events":['.encode()
-                + b",".join(e.data for e in got.entries) + b"]}")
-        return Response(body, media_type=JSON)
-    except BrokerUnavailableError as exc:
-        raise BrokerUnavailable(str(exc)) from None
+        since = Cursor.parse(since_text)
+    except ValueError as exc:
+        raise InvalidInput([FieldError(path="query.since", message=str(exc))]) from None
+    got = await broker.read(feed.id, since.epoch, since.seq, limit)
+    if not got.complete:
+        head = await broker.head(feed.id, limits.snapshot_size, 0)
+        return _json(EventsSinceOf[msgspec.Raw, msgspec.Raw](
+            feed=feed.id, recovered=False, cursor=str(Cursor(head.epoch, head.seq)), events=[],
+            items=[msgspec.Raw(item) for item in head.items]))
+    last = Cursor(got.epoch, got.entries[-1].seq) if got.entries else since
+    return _json(EventsSinceOf[msgspec.Raw, msgspec.Raw](
+        feed=feed.id, recovered=True, cursor=str(last),
+        events=[msgspec.Raw(entry.data) for entry in got.entries]))
 
 
 async def list_feeds(request: Request) -> Response:
@@ -132,4 +129,4 @@ async def list_feeds(request: Request) -> Response:
     feeds = [FeedInfo(id=f.id, title=f.title, lang=f.lang, direction=f.direction,
                       categories=f.categories, regions=f.regions)
              for f in runtime.settings.feeds]
-    return Response(codec.encode(feeds), media_type=JSON)
+    return _json(feeds)

@@ -14,7 +14,8 @@ async def read_json_body(request: Request, limit: int) -> bytes:
                                             and media.endswith("+json")):
         raise UnsupportedMediaType("send the body as Content-Type: application/json")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and (
+            len(declared) > 18 or int(declared) > limit):
         raise BodyTooLarge(f"the body must be at most {limit} bytes")
     chunks: list[bytes] = []
     size = 0

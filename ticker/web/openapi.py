@@ -9,7 +9,8 @@ in ``ticker.web.routes`` is described and runs schemathesis against a live serve
 stays true.
 
 The document describes the running deployment: the ``feed`` path parameter lists the configured
-feeds, limits come from the settings, and ``servers`` is the base URL the request came in on.
+feeds, limits come from the settings, and ``servers`` is ``TICKER_PUBLIC_URL``, or else the base
+URL the request came in on (then the response is ``private``: see ``ticker.web.base_url``).
 """
 
 from __future__ import annotations
@@ -24,17 +25,22 @@ from ticker import __version__, codec
 from ticker.config import Settings
 from ticker.model import (
     Event,
+    EventsSince,
     FeedInfo,
+    Health,
     Item,
     ItemEvent,
+    LatestItems,
     PatchBody,
     Problem,
     PublishBody,
+    Ready,
     RetractEvent,
     Snapshot,
     Subscribed,
     UpdateEvent,
 )
+from ticker.web.base_url import base_url
 from ticker.web.syndication import JsonFeed
 
 Schema = dict[str, Any]
@@ -43,42 +49,6 @@ OPENAPI_VERSION = "3.1.0"
 JSON = "application/json"
 PROBLEM = "application/problem+json"
 REF = "#/components/schemas/{name}"
-
-
-# --- response bodies that the handlers write as bytes ---------------------------------------
-# ``ticker.web.api`` and ``ticker.web.ops`` build these few envelopes directly (the item and event
-# JSON inside them is passed through from the broker untouched); these Structs are their schema.
-
-
-class LatestItems(msgspec.Struct, frozen=True, kw_only=True):
-    """``GET /api/v1/feeds/{feed}/items`` without ``since``: the latest items, newest last;
-    live events continue after ``cursor``."""
-
-    feed: str
-    cursor: str
-    items: list[Item]
-
-
-class EventsSince(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """``GET /api/v1/feeds/{feed}/items?since=C``. ``recovered: true``: ``events`` are every event
-    after ``since``, oldest first, and ``cursor`` is the last of them. ``recovered: false``:
-    ``since`` is no longer retained; ``events`` is empty and ``items`` holds the latest items
-    (newest last) to replace what the client shows, with ``cursor`` where to continue."""
-
-    feed: str
-    recovered: bool
-    cursor: str
-    events: list[Event]
-    items: list[Item] = []
-
-
-class Health(msgspec.Struct, frozen=True, kw_only=True):
-    status: str
-
-
-class Ready(msgspec.Struct, frozen=True, kw_only=True):
-    status: str
-    broker: str
 
 
 SCHEMA_TYPES: list[Any] = [
@@ -104,13 +74,15 @@ PROBLEM_STATUSES: dict[int, tuple[str, str]] = {
     403: ("Forbidden", "The token may not write to this feed, or (a correspondent) may not "
                        "change another author's item."),
     404: ("NotFound", "No such feed, or no such item in it."),
-    409: ("Conflict", "The item was retracted and can no longer be changed."),
+    409: ("Conflict", "The item was retracted and can no longer be changed; or (publishing) the "
+                      "item an `Idempotency-Key` published is no longer kept "
+                      "(`limits.item_retention`)."),
     413: ("BodyTooLarge", "The request body is larger than the configured limit."),
     415: ("UnsupportedMediaType", "The body is not sent as `application/json`."),
     422: ("InvalidInput", "One or more fields break a rule; `errors` lists every one by path "
                           "(`$.field`, `$.regions[2]`, `query.limit`, `header.Idempotency-Key`)."),
-    429: ("RateLimited", "This token published too many items; retry after `Retry-After` "
-                        "seconds."),
+    429: ("RateLimited", "This token published, corrected or retracted too often; retry after "
+                        "`Retry-After` seconds."),
     503: ("BrokerUnavailable", "The message broker is unreachable; nothing was changed. Retry "
                                "after `Retry-After` seconds."),
 }
@@ -210,7 +182,10 @@ def _syndication(kind: str, name: str, media: str, schema: Schema,
             "description": "The time of the feed's latest change (correction and retraction "
                            "included). Sent once the second of that change is over.",
             "schema": {"type": "string"}},
-        "Cache-Control": {"description": "`public, max-age=15`", "schema": {"type": "string"}},
+        "Cache-Control": {"description": "`public, max-age=15` with `TICKER_PUBLIC_URL` set; "
+                                         "`private, max-age=15` otherwise (links then come "
+                                         "from the request's Host)",
+                          "schema": {"type": "string"}},
     }
     return {"get": {
         "operationId": f"{kind}Feed",
@@ -282,7 +257,7 @@ def build_document(settings: Settings) -> Schema:
                     "201": _item_ok("Published.", linked=True),
                     "200": _item_ok("A repeated `Idempotency-Key`: the item it published; "
                                     "nothing new was published.", linked=True),
-                    **_problems(400, 401, 403, 404, 413, 415, 422, 429, 503),
+                    **_problems(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
                 },
             },
             "get": {
@@ -324,7 +299,7 @@ def build_document(settings: Settings) -> Schema:
                 "requestBody": {"required": True, "content": {JSON: {
                     "schema": _ref(PatchBody), "examples": PATCH_EXAMPLES}}},
                 "responses": {"200": _item_ok("The new version."),
-                              **_problems(400, 401, 403, 404, 409, 413, 415, 422, 503)},
+                              **_problems(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)},
             },
             "delete": {
                 "operationId": "retractItem", "tags": ["items"],
@@ -333,7 +308,7 @@ def build_document(settings: Settings) -> Schema:
                                "`status: canceled`; subscribers get a `retract` event.",
                 "security": AUTH,
                 "responses": {"200": _item_ok("The canceled item."),
-                              **_problems(401, 403, 404, 409, 503)},
+                              **_problems(401, 403, 404, 409, 429, 503)},
             },
         },
         "/api/v1/feeds/{feed}/events": {"get": {
@@ -463,6 +438,7 @@ async def openapi_json(request: Request) -> Response:
     if document is None:
         document = build_document(state.runtime.settings)
         setattr(state, _DOCUMENT_KEY, document)
-    body = codec.encode({**document, "servers": [{"url": str(request.base_url).rstrip("/")}]})
-    return Response(body, media_type=JSON, headers={"Access-Control-Allow-Origin": "*",
-                                                   "Cache-Control": "no-cache"})
+    base = base_url(request)
+    body = codec.encode({**document, "servers": [{"url": base.url.rstrip("/")}]})
+    return Response(body, media_type=JSON, headers={
+        "Access-Control-Allow-Origin": "*", "Cache-Control": base.cache_control("no-cache")})

@@ -6,16 +6,18 @@ import asyncio
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from ticker.errors import BrokerUnavailable
-from ticker.web.api import runtime_of
+from ticker import codec
+from ticker.brokers.base import BrokerUnavailableError
+from ticker.model import Health, Ready
+from ticker.web.api import JSON, runtime_of
 
 READY_TIMEOUT = 1.0
 
 
 async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+    return Response(codec.encode(Health(status="ok")), media_type=JSON)
 
 
 async def readyz(request: Request) -> Response:
@@ -25,10 +27,11 @@ async def readyz(request: Request) -> Response:
     except (TimeoutError, OSError):
         healthy = False
     if not healthy:
-        raise BrokerUnavailable("the broker does not answer")
+        raise BrokerUnavailableError("the broker does not answer")
     if not runtime.relay.ready:
-        raise BrokerUnavailable("the feeds have not been loaded from the broker yet")
-    return JSONResponse({"status": "ready", "broker": runtime.settings.broker_url.split(":")[0]})
+        raise BrokerUnavailableError("the feeds have not been loaded from the broker yet")
+    broker = runtime.settings.broker_url.split(":")[0]
+    return Response(codec.encode(Ready(status="ready", broker=broker)), media_type=JSON)
 
 
 async def metrics(request: Request) -> Response:

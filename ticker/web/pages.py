@@ -18,8 +18,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-FEED_ID = re.compile(r"^[a-z0-9-]{1,32}$")
-ASSET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*\.(js|css|svg)$")
+ASSET_NAME = re.compile(r"[a-z0-9][a-z0-9-]*\.(js|css|svg)")  # used with fullmatch
 
 MEDIA_TYPES = {
     ".js": "text/javascript; charset=utf-8",
@@ -103,7 +102,7 @@ async def widget_js(request: Request) -> Response:
 
 async def static_asset(request: Request) -> Response:
     name = request.path_params["name"]
-    if not ASSET_NAME.match(name):
+    if not ASSET_NAME.fullmatch(name):
         return PlainTextResponse("Not Found", status_code=404)
     return serve(request, name, _SCRIPT_HEADERS)
 
@@ -117,7 +116,9 @@ def _page_headers(csp: str, referrer: str = "strict-origin-when-cross-origin") -
 
 
 async def embed_page(request: Request) -> Response:
-    if not FEED_ID.match(request.path_params["feed"]):
+    """The embed page of a configured feed; any other feed is a ``404`` like on every surface."""
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is None or runtime.settings.feed(request.path_params["feed"]) is None:
         return PlainTextResponse("Not Found", status_code=404)
     return serve(request, "embed.html", _page_headers(EMBED_CSP))
 

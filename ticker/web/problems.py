@@ -10,11 +10,13 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 
 from ticker import codec
-from ticker.errors import BrokerUnavailable, InvalidInput, RateLimited, TickerError
+from ticker.brokers.base import BrokerUnavailableError
+from ticker.errors import InvalidInput, RateLimited, TickerError
 from ticker.model import Problem
 
 log = logging.getLogger("ticker.web")
 PROBLEM_BASE = "https://ticker.invalid/problems/"
+BROKER_RETRY_AFTER = 2  # seconds a client waits before retrying after a 503
 MEDIA_TYPE = "application/problem+json"
 
 
@@ -32,13 +34,23 @@ def problem_response(request: Request, status: int, slug: str, title: str,
 async def ticker_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TickerError)
     headers: dict[str, str] = {}
-    if isinstance(exc, RateLimited | BrokerUnavailable):
+    if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
     if exc.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="ticker"'
     errors = list(exc.errors) if isinstance(exc, InvalidInput) else None
     return problem_response(request, exc.status, exc.slug, exc.title, exc.detail,
                             errors, headers)  # type: ignore[arg-type]
+
+
+async def broker_unavailable(request: Request, exc: Exception) -> Response:
+    """Every ``BrokerUnavailableError``, wherever raised: ``503`` with ``Retry-After``. What went
+    wrong (the Redis error, its host and port) is logged for operators, never sent to clients."""
+    log.warning("broker unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(
+        request, 503, "broker-unavailable", "The message broker is unreachable",
+        "broker unavailable; retry after Retry-After seconds (a publish with the same "
+        "Idempotency-Key)", headers={"Retry-After": str(BROKER_RETRY_AFTER)})
 
 
 def _allowed_methods(request: Request) -> str | None:
@@ -66,4 +78,5 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
     return problem_response(request, 500, "internal", "Internal error")
 
 
-HANDLERS = {TickerError: ticker_error, HTTPException: http_error, Exception: unexpected_error}
+HANDLERS = {TickerError: ticker_error, BrokerUnavailableError: broker_unavailable,
+            HTTPException: http_error, Exception: unexpected_error}

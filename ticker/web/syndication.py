@@ -4,6 +4,8 @@ Both documents come from one consistent read of the feed (``Broker.head``): the 
 items, so retracted items drop out and corrected ones carry their new ``updated_at``. Every
 request is answered with a strong ``ETag`` (a hash of the body) and, once it is safe, a
 ``Last-Modified``; ``If-None-Match`` and ``If-Modified-Since`` are answered with ``304``.
+Links and ids use ``TICKER_PUBLIC_URL`` when it is set; otherwise they come from the request's
+``Host`` and the document is ``private`` to the client that asked (``ticker.web.base_url``).
 
 ``Last-Modified`` is the time of the feed's latest change of any kind, including a retraction
 (which removes an item and so makes no remaining item newer). HTTP dates have one-second
@@ -32,11 +34,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ticker import codec
-from ticker.brokers.base import BrokerUnavailableError
 from ticker.config import FeedConfig
-from ticker.errors import BrokerUnavailable
 from ticker.model import Event, Item, RetractEvent
 from ticker.runtime import Runtime
+from ticker.web.base_url import base_url
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -51,7 +52,7 @@ SYNDICATED_ITEMS = 50
 TAG_DATE = "2026"
 EMPTY_FEED_UPDATED = "1970-01-01T00:00:00Z"
 
-_DNS_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+_DNS_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 # Everything outside XML 1.0's Char production (§2.2).
 _NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -134,17 +135,14 @@ async def _view(request: Request) -> FeedView:
     runtime: Runtime = request.app.state.runtime
     feed = runtime.feed(request.path_params["feed"])
     count = min(SYNDICATED_ITEMS, runtime.settings.limits.latest_max)
-    try:
-        # One consistent read: the latest items and the last event agree with each other.
-        head = await runtime.broker.head(feed.id, count, 1)
-        items = [codec.item_decoder.decode(data) for data in reversed(head.items)]
-        updated = max((item.updated_at for item in items), default=None)
-        if head.tail:
-            last = await _event_time(runtime, feed.id, head.tail[-1].data)
-            if last is not None and (updated is None or last > updated):
-                updated = last
-    except BrokerUnavailableError as exc:
-        raise BrokerUnavailable(str(exc)) from None
+    # One consistent read: the latest items and the last event agree with each other.
+    head = await runtime.broker.head(feed.id, count, 1)
+    items = [codec.item_decoder.decode(data) for data in reversed(head.items)]
+    updated = max((item.updated_at for item in items), default=None)
+    if head.tail:
+        last = await _event_time(runtime, feed.id, head.tail[-1].data)
+        if last is not None and (updated is None or last > updated):
+            updated = last
     return FeedView(feed, items, updated)
 
 
@@ -161,7 +159,7 @@ async def _event_time(runtime: Runtime, feed: str, data: bytes) -> str | None:
 
 
 def _links(request: Request, feed: FeedConfig) -> Links:
-    base = str(request.base_url)
+    base = base_url(request).url
     return Links(base=base, atom=f"{base}feeds/{feed.id}.atom",
                  json=f"{base}feeds/{feed.id}.json", home=f"{base}embed/{feed.id}")
 
@@ -176,7 +174,7 @@ def _xml_text(text: str) -> str:
 def _tag_uri(base: str, specific: str) -> str:
     """A stable id (RFC 4151 tag URI) under the host the service is reached at."""
     host = (urlsplit(base).hostname or "").lower()
-    if not _DNS_NAME.match(host):  # not usable as a tag authority (e.g. an IPv6 literal)
+    if not _DNS_NAME.fullmatch(host):  # not usable as a tag authority (e.g. an IPv6 literal)
         return uuid.uuid5(uuid.NAMESPACE_URL, f"{base}#{specific}").urn
     return f"tag:{host},{TAG_DATE}:ticker/{specific}"
 
@@ -306,7 +304,8 @@ def _conditional(request: Request, body: bytes, media_type: str,
     last_modified = _last_modified(updated, time.time())
     headers = {
         "ETag": etag,
-        "Cache-Control": CACHE_CONTROL,
+        # Shared caches may keep the document only when its links come from the configuration.
+        "Cache-Control": base_url(request).cache_control(CACHE_CONTROL),
         # Feeds are public documents for any page or reader, like the widget script; the CORS
         # middleware exposes ETag (Last-Modified is CORS-safelisted).
         "Access-Control-Allow-Origin": "*",
