@@ -719,6 +719,7 @@ async def run_phase(name: str, lg: LoadgenGroup, pub: Publisher, server: Proc,
                     redis_port: int | None, first: int, count: int,
                     go: Callable[[], Awaitable[None]], cfg: RunConfig) -> Json:
     PROGRESS.prefix = f"{cfg.tag} {name}"
+    spy = start_profiler(server, f"{cfg.tag}-{name}")
     await lg.send(f"phase {name} {first} {first + count - 1}")
     cpu0 = cpu_seconds(server.pid)
     rinfo0 = await redis_info(redis_port) if redis_port else None
@@ -731,6 +732,7 @@ async def run_phase(name: str, lg: LoadgenGroup, pub: Publisher, server: Proc,
     await lg.send("end")
     res = await lg.expect("phase", cfg.max_drain_ms / 1000 + publish_s + 60)
     cpu1 = cpu_seconds(server.pid)
+    stop_profiler(spy)
     sys1 = system_busy_s()
     wall = time.monotonic() - t0
     rinfo1 = await redis_info(redis_port) if redis_port else None
@@ -799,9 +801,11 @@ async def storm_phase(lg: LoadgenGroup, pub: Publisher, server: Proc, redis_port
     rinfo0 = await redis_info(redis_port) if redis_port else None
     sys0 = system_busy_s()
     t0 = time.monotonic()
+    spy = start_profiler(server, f"{cfg.tag}-storm")
     await lg.send(f"storm {first} {first + count - 1} {STORM_IN_FLIGHT} {int(cfg.server.ticker)}")
     res = await lg.expect("phase", cfg.max_drain_ms / 1000 + 180)
     cpu1 = cpu_seconds(server.pid)
+    stop_profiler(spy)
     wall = time.monotonic() - t0
     sys1 = system_busy_s()
     rinfo1 = await redis_info(redis_port) if redis_port else None
@@ -839,6 +843,28 @@ def sockets_per_process(pid: int) -> list[int]:
 READERS_PER_LOADGEN = 10000
 
 
+def start_profiler(server: Proc, name: str) -> subprocess.Popen[bytes] | None:
+    """With BENCH_PROFILE=DIR, sample the server with py-spy (native frames, raw stacks) during
+    each phase; py-spy runs where this script runs (the client core). Profiles are for reading,
+    not for the tables: sampling with native frames pauses the server briefly."""
+    out = os.environ.get("BENCH_PROFILE")
+    spy = shutil.which("py-spy") or str(VENV / "bin" / "py-spy")
+    if not out or not Path(spy).exists():
+        return None
+    Path(out).mkdir(parents=True, exist_ok=True)
+    pid = max(process_tree(server.pid))  # the server itself (taskset execs into it)
+    return subprocess.Popen([spy, "record", "--pid", str(pid), "--native", "-r", "400",
+                             "-f", "raw", "-o", str(Path(out) / f"{name}.txt")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profiler(spy: subprocess.Popen[bytes] | None) -> None:
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            spy.wait(30)
+
+
 async def one_run(cfg: RunConfig) -> Json:
     s = cfg.server
     tag = cfg.log_tag
@@ -871,7 +897,8 @@ async def one_run(cfg: RunConfig) -> Json:
             env["TICKER_PUBLISH_RATE"] = "1000000/minute"
             token = await make_token(env)
         port = free_port()
-        server = Proc(tag, s.command(port, cfg.deflate), env=env,
+        wrap = os.environ.get("BENCH_SERVER_WRAP", "").split()  # e.g. "py-spy record -o F --"
+        server = Proc(tag, [*wrap, *s.command(port, cfg.deflate)], env=env,
                       core=SERVER_CORE if pinned else None)
         base = f"http://127.0.0.1:{port}"
         await wait_for(lambda: http_ok(base + "/healthz"), 60, "server /healthz", server)
@@ -1022,7 +1049,8 @@ def plan(args: argparse.Namespace, have_ticker: bool) -> list[RunConfig]:
             if name == "ticker-memory" and not args.only and n != max(ns):
                 continue  # the embedded broker is one extra row, at the largest N
             runs.append(RunConfig(SERVERS[name], n, idle_ms=args.idle_ms,
-                                  max_drain_ms=args.max_drain_ms, quiet_wait_s=args.quiet_wait))
+                                  max_drain_ms=args.max_drain_ms, quiet_wait_s=args.quiet_wait,
+                                  phases=tuple(args.phases.split(","))))
     if args.deflate_n and not args.no_deflate:
         for name in args.deflate_servers.split(","):
             if name in names and SERVERS[name].deflate_capable:
@@ -1108,6 +1136,8 @@ def main() -> None:
     parser.add_argument("--deflate-servers", default="ticker-redis,socketio,ws,starlette",
                         help="servers to run once more with permessage-deflate offered")
     parser.add_argument("--no-deflate", action="store_true", help="skip the deflate runs")
+    parser.add_argument("--phases", default="rate,burst,flash,storm",
+                        help="phases of each run (rate, burst, flash, storm)")
     parser.add_argument("--workers-n", type=int, default=None,
                         help=f"readers for the --workers 2 comparison (default {WORKERS_N} in the "
                         "full matrix, none with --quick/--only; 0: skip)")

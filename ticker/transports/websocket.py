@@ -102,7 +102,7 @@ class TickerWebSocket(asyncio.Protocol):
         self.connections.add(self)
         peer = self.transport.get_extra_info("peername")
         self.address = str(peer[0]) if isinstance(peer, tuple) else ""
-        self.last_ping_at = asyncio.get_running_loop().time()
+        self.last_ping_at = self.runtime.fanout.now()
 
     def data_received(self, data: bytes) -> None:
         # the parser turns all it is given into frames before any is looked at: a big read
@@ -143,6 +143,10 @@ class TickerWebSocket(asyncio.Protocol):
         self.closing = True
         if self.session is not None:
             self.session.close()
+        # no cycle left between this object, its session, outbox and transport: reference
+        # counting frees them now instead of a garbage collection over every live reader
+        self.session = None
+        self.transport = None
 
     def pause_writing(self) -> None:
         if self.session is not None:
@@ -289,6 +293,9 @@ class TickerWebSocket(asyncio.Protocol):
         self.session = session
         query = parse_qs(url.query)
         if "feed" in query:
+            # the 101 goes out with the subscription's first frames: one write, not two (a
+            # reconnect storm is thousands of these at once)
+            session.send_raw(self.proto.take_response())
             self._subscribe(query["feed"][0], None, query.get("since", [None])[0])
 
     def _frame(self, frame: Frame) -> None:
@@ -343,7 +350,7 @@ class TickerWebSocket(asyncio.Protocol):
         rate gets an error and is dropped; a client that keeps going (a whole burst more) is
         closed with 1008."""
         limits = self.limits
-        now = asyncio.get_running_loop().time()
+        now = self.runtime.fanout.now()
         if self.allowance_at:
             self.allowance = min(limits.frame_burst, self.allowance
                                  + (now - self.allowance_at) * limits.frames_per_second)

@@ -168,6 +168,12 @@ class ServerProtocol:
         return Response(101, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                         b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
 
+    def take_response(self) -> bytes:
+        """The handshake response ``send_response`` queued, for the caller to write itself
+        (with the frames that follow it)."""
+        assert self._out
+        return self._out.pop(0)
+
     def reject(self, status: int, text: str) -> Response:
         return Response(status, _response(status, text))
 
