@@ -77,6 +77,9 @@ class TickerHttp(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self.in_head and not self.head_begun and _is_ws_upgrade(data, self.head_max):
+            self._upgrade(data)
+            return
         if self.in_head:
             self.head_bytes += len(data)
         super().data_received(data)
@@ -130,11 +133,34 @@ class TickerHttp(HttpToolsProtocol):
         if runtime is not None:
             runtime.metrics.rejected(status)
 
+    def _upgrade(self, head: bytes) -> None:
+        """A WebSocket upgrade that arrived whole as the connection's first read: hand the
+        socket to the WebSocket protocol at once, without building the HTTP request
+        (httptools callbacks, an ASGI scope, the head rebuilt as bytes) that uvicorn's own
+        upgrade path builds only to throw away. A reconnect storm is thousands of these."""
+        self._stop_head()
+        self.connections.discard(self)
+        protocol = TickerWebSocket(self.config, self.server_state, self.app_state)
+        protocol.connection_made(self.transport)
+        protocol.data_received(head)
+        self.transport.set_protocol(protocol)
+
     def shutdown(self) -> None:
         runtime = self.app_state.get("ticker")
         if runtime is not None:
             runtime.begin_drain()  # once per process: later calls return at once
         super().shutdown()
+
+
+def _is_ws_upgrade(data: bytes, head_max: int) -> bool:
+    """A complete ``GET /ws`` WebSocket upgrade request head and nothing after it (what
+    browsers and clients send). Anything else takes uvicorn's path."""
+    if not data.startswith((b"GET /ws?", b"GET /ws ")) or len(data) > head_max:
+        return False
+    if data.find(b"\r\n\r\n") != len(data) - 4:
+        return False
+    low = data.lower()
+    return b"\r\nupgrade: websocket\r\n" in low and b"\r\nconnection:" in low
 
 
 def log_config(level: str) -> dict[str, Any]:
