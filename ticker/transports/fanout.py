@@ -91,6 +91,9 @@ class Fanout:
                 log.exception("closing a slow reader")
         self._last_end = time.perf_counter()
         self._last_took = self._last_end - started
+        # what was late has been written: frames queued from now on (a new reader's
+        # subscription, a pong) are not late until the relay dispatches a late event again
+        self.lag = 0.0
 
     async def _tick_forever(self) -> None:
         loop = asyncio.get_running_loop()
