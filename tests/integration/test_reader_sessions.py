@@ -133,3 +133,28 @@ async def test_a_slow_sse_reader_is_disconnected(broker: str, limits: str,
             else:
                 raise AssertionError("the server kept sending")
         sock.close()
+
+
+@pytest.mark.parametrize("broker", ["memory", "redis"])
+async def test_sse_readers_that_leave_at_once_give_their_place_back(
+        broker: str, tmp_path: Path) -> None:
+    """A client that sends its request and hangs up before the stream starts must not keep its
+    place against the per-address limit (nor a session in the hub)."""
+    with running(broker, TICKER_CONFIG=config(tmp_path, "connections_per_ip = 2")) as server:
+        request = (b"GET /api/v1/feeds/en/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   b"Accept: text/event-stream\r\n\r\n")
+        for _ in range(20):  # ten times the limit
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+                sock.sendall(request)
+        open_sse_count = -1.0
+        for _ in range(200):  # every session is released (bounded wait)
+            async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+                text = (await client.get("/metrics")).text
+            open_sse_count = metric(text, "ticker_connections_open", transport="sse")
+            if open_sse_count == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert open_sse_count == 0
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            async with sse_response(client) as again:
+                assert again.status_code == 200
