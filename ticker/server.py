@@ -144,6 +144,9 @@ class TickerHttp(HttpToolsProtocol):
         protocol.connection_made(self.transport)
         protocol.data_received(head)
         self.transport.set_protocol(protocol)
+        # uvicorn's parser and this protocol refer to each other: break the cycle so reference
+        # counting frees both now, not a garbage collection later
+        self.parser = None  # type: ignore[assignment]
 
     def shutdown(self) -> None:
         runtime = self.app_state.get("ticker")
