@@ -58,6 +58,8 @@ from publishers.mapping import Rule, SourceMapping, entry_field, entry_id, entry
 from publishers.retry import RetryInfo, RetryPolicy
 from publishers.state import EntryState, SourceState, State, StateError, load, save
 from ticker.model import PublishBody
+from ticker.outbound.rules import AddressRules, Refused
+from ticker.outbound.sync import deadline, guarded_client
 
 PROG = "ticker-bridge"
 log = logging.getLogger("publishers.bridge")
@@ -104,7 +106,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     text_limit: int = 400  # the server's text limit
     backfill: int = 10  # entries posted from a source read for the first time (the newest)
     keep_days: float = 30.0  # forget entries gone from their source for this long
-    timeout: float = 20.0  # per HTTP request
+    timeout: float = 20.0  # per HTTP request: one overall deadline (redirects and body too)
+    allow_networks: list[str] = []  # private addresses sources may be on (default: public only)
     max_bytes: int = 5 * 1024 * 1024  # the largest feed document read
     retries: int = 4  # the client's retries when posting
     rules: list[Rule] = []
@@ -152,6 +155,10 @@ def load_config(path: Path | None, overrides: dict[str, Any]) -> tuple[Config, P
             raise ConfigError(f"sources[{number}] ({source.url}): no ticker feed; set 'feed'")
         if not source.url.lower().startswith(("http://", "https://")):
             raise ConfigError(f"sources[{number}]: {source.url!r} is not an http(s) URL")
+    try:
+        AddressRules(config.allow_networks)
+    except ValueError as exc:
+        raise ConfigError(f"allow_networks: {exc}") from None
     if config.interval <= 0 or config.text_limit < 2 or config.backfill < 0:
         raise ConfigError("interval must be > 0, text_limit ≥ 2 and backfill ≥ 0")
     return config, base
@@ -189,15 +196,19 @@ def parse(body: bytes, content_type: str, location: str) -> Any:
 
 
 def fetch(http: httpx.Client, url: str, known: SourceState | None,
-          max_bytes: int) -> Fetched | None:
-    """GET the source, conditionally; ``None`` when it has not changed (``304``)."""
+          max_bytes: int, seconds: float) -> Fetched | None:
+    """GET the source, conditionally; ``None`` when it has not changed (``304``).
+
+    ``http`` is a guarded client (``ticker.outbound.sync``): every hop of a redirect connects
+    only to a public address (or one in ``allow_networks``), and ``seconds`` bounds the whole
+    fetch — a source trickling a byte every few seconds cannot stall the pass."""
     headers = {"Accept": ACCEPT}
     if known is not None and known.etag:
         headers["If-None-Match"] = known.etag
     if known is not None and known.last_modified:
         headers["If-Modified-Since"] = known.last_modified
     try:
-        with http.stream("GET", url, headers=headers) as response:
+        with deadline(seconds), http.stream("GET", url, headers=headers) as response:
             if response.status_code == 304:
                 return None
             if response.status_code != 200:
@@ -214,6 +225,8 @@ def fetch(http: httpx.Client, url: str, known: SourceState | None,
             parsed = parse(b"".join(chunks), response.headers.get("content-type", ""), url)
             return Fetched(parsed, response.headers.get("etag"),
                            response.headers.get("last-modified"))
+    except Refused as exc:
+        raise SourceError(f"refused: {exc}") from None
     except httpx.HTTPError as exc:
         raise SourceError(f"{type(exc).__name__}: {exc or 'no details'}") from None
 
@@ -302,7 +315,8 @@ class Bridge:
         first_read = known is None
         # an entry left pending (a crash, an outage) must be seen again: no conditional GET
         unsure = known is not None and any(e.status == "pending" for e in known.entries.values())
-        fetched = fetch(self.http, source.url, None if unsure else known, self.config.max_bytes)
+        fetched = fetch(self.http, source.url, None if unsure else known, self.config.max_bytes,
+                        self.config.timeout)
         if fetched is None:
             log.debug("%s: not modified", source.url)
             report.not_modified += 1
@@ -502,6 +516,9 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--passes", type=_positive, metavar="N", help="N passes, then exit")
     parser.add_argument("--interval", type=float, metavar="SECONDS",
                         help="between passes (default: 300)")
+    parser.add_argument("--allow-network", dest="allow_networks", action="append",
+                        metavar="CIDR", help="a private network sources may be on (repeatable; "
+                        "default: public addresses only)")
     parser.add_argument("--backfill", type=int, metavar="N",
                         help="entries posted from a source read for the first time (default: 10)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
@@ -519,6 +536,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides: dict[str, Any] = {
         "server": args.server, "feed": args.feed, "state": args.state,
         "interval": args.interval, "backfill": args.backfill,
+        "allow_networks": args.allow_networks,
         "sources": [{"url": url, "source": args.attribution} for url in args.urls],
     }
     try:
@@ -542,8 +560,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with locked(state_path), \
                 Ticker(server, token, timeout=config.timeout, on_retry=retrying,
                        retry=RetryPolicy(attempts=config.retries + 1)) as ticker, \
-                httpx.Client(timeout=config.timeout, follow_redirects=True,
-                             headers={"User-Agent": USER_AGENT}) as http:
+                guarded_client(AddressRules(config.allow_networks), timeout=config.timeout,
+                               headers={"User-Agent": USER_AGENT}) as http:
             try:
                 return run(Bridge(config, ticker, http, state_path), passes=passes, stop=stop)
             finally:

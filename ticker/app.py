@@ -20,6 +20,7 @@ from ticker.hub import Hub
 from ticker.metrics import Metrics
 from ticker.newsroom import Newsroom
 from ticker.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from ticker.reach.service import Reach
 from ticker.relay import Relay
 from ticker.runtime import Runtime
 from ticker.session import Sessions
@@ -59,7 +60,8 @@ def build_runtime(settings: Settings) -> Runtime:
     })
     return Runtime(settings=settings, broker=broker, hub=hub, fanout=fanout, relay=relay,
                    newsroom=Newsroom(broker, limiter), verifier=Verifier(settings.secret),
-                   metrics=metrics, limiter=limiter, sessions=sessions)
+                   metrics=metrics, limiter=limiter, sessions=sessions,
+                   reach=Reach(settings, broker, metrics.registry, seen=hub.last_seq))
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -69,6 +71,8 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Runtime]]:
         await runtime.relay.start()
         runtime.fanout.start()
+        if runtime.reach is not None:
+            await runtime.reach.start()
         # what start-up built lives as long as the process: keep it out of every garbage
         # collection, so a full collection costs what the readers hold, not the libraries
         # (a 10,000-reader node paused up to ~0.1 s per full collection: docs/benchmarks.md)
@@ -78,6 +82,8 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield {"ticker": runtime}
         finally:
+            if runtime.reach is not None:
+                await runtime.reach.aclose()
             await runtime.fanout.stop()
             await runtime.relay.aclose()
             await runtime.limiter.aclose()

@@ -32,8 +32,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     create.add_argument("--role", required=True, choices=["correspondent", "editor"])
     create.add_argument("--feeds", required=True, help="comma-separated feeds, e.g. en,ar")
     create.add_argument("--ttl", default=DEFAULT_TTL, help="lifetime: 30d, 12h, 15m, 60s")
+    from ticker.reach.webhooks import ping
+
+    ping.add_command(commands)
     args = parser.parse_args(argv)
     try:
+        if args.command == "webhooks":
+            return ping.run(args)
         if args.command == "serve":
             return _serve(args)
         return _token_create(args)

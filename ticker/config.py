@@ -75,6 +75,22 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     item_retention: int = 10_000
 
 
+DEFAULT_PUSH_SERVICES = [  # the browsers' push services (Chrome, Firefox, Safari, Edge)
+    "https://fcm.googleapis.com", "https://updates.push.services.mozilla.com",
+    "https://web.push.apple.com", "https://*.notify.windows.com",
+]
+
+
+class WebhookConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[[webhooks]]`` in ``TICKER_CONFIG``: one endpoint that receives a feed's events."""
+
+    url: str
+    name: str | None = None  # for logs, metrics and ``ticker webhooks test``; default: URL host
+    secret: str  # "whsec_" + base64
+    feeds: list[str]
+    events: list[str] | None = None  # event types; None: every type
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 8000
@@ -88,6 +104,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     drain_seconds: float = 10.0
     feeds: list[FeedConfig] = msgspec.field(default_factory=default_feeds)
     limits: Limits = msgspec.field(default_factory=Limits)
+    push_services: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_PUSH_SERVICES))
+    push_key_file: str | None = None  # VAPID key file (embedded; see docs/push.md)
+    push_contact: str = "mailto:ticker@localhost"  # VAPID ``sub``: how push services reach you
+    push_subscriptions_max: int = 1_000_000  # per feed; past it, subscribing answers 503
+    outbound_allow: list[str] = []  # private networks outbound requests may reach
+    webhooks: list[WebhookConfig] = []
+    webhook_park_after: int = 10  # failed attempts in a row before an endpoint is parked
 
     @property
     def embedded(self) -> bool:
@@ -129,7 +152,12 @@ _ENV = {
     "TICKER_PUBLISH_RATE": "publish_rate",
     "TICKER_REDIS_PREFIX": "redis_prefix",
     "TICKER_DRAIN_SECONDS": "drain_seconds",
+    "TICKER_PUSH_SERVICES": "push_services",
+    "TICKER_PUSH_KEY_FILE": "push_key_file",
+    "TICKER_PUSH_CONTACT": "push_contact",
+    "TICKER_OUTBOUND_ALLOW": "outbound_allow",
 }
+_LISTS = ("allowed_origins", "push_services", "outbound_allow")
 _LIMITS_ENV = {"TICKER_ITEM_RETENTION": "item_retention"}  # settings under ``limits``
 
 
@@ -148,7 +176,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         value = env.get(name)
         if value is None or value == "":
             continue
-        if key == "allowed_origins":
+        if key in _LISTS:
             raw[key] = [o.strip() for o in value.split(",") if o.strip()]
         elif key in ("port", "history"):
             raw[key] = _int(name, value)
@@ -204,6 +232,9 @@ def _check(settings: Settings) -> None:
     parse_rate(settings.publish_rate)
     if settings.public_url is not None:
         _check_public_url(settings.public_url)
+    from ticker.reach.settings import check_reach
+
+    check_reach(settings)
     scheme = settings.broker_url.split("://", 1)[0]
     if scheme not in ("memory", "redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
         raise ConfigError(f"REDIS_URL: unsupported scheme {scheme!r} (use redis://, rediss:// "

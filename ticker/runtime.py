@@ -13,6 +13,7 @@ from ticker.hub import Hub
 from ticker.metrics import Metrics
 from ticker.newsroom import Newsroom
 from ticker.ratelimit import RateLimiter
+from ticker.reach.service import Reach
 from ticker.relay import Relay
 from ticker.session import Sessions
 from ticker.transports.fanout import Fanout
@@ -32,6 +33,7 @@ class Runtime:
     sessions: Sessions  # every reader connection, whatever its transport
     sse_streams: set[Any] = field(default_factory=set)  # open SSE streams (to end on drain)
     draining: bool = False  # shutdown has begun
+    reach: Reach | None = None  # Web Push and webhooks (ticker.reach)
 
     def feed(self, name: str) -> FeedConfig:
         """The configured feed ``name``, or ``404``."""

@@ -565,6 +565,7 @@ feed = "en"
 state = "state/bridge.json"
 interval = 0.05
 retries = 1
+allow_networks = ["127.0.0.1"]  # the feed server is on loopback
 
 [[rules]]
 keywords = ["gaza", "west bank"]
@@ -775,10 +776,12 @@ def test_bridge_backfill_and_configuration_errors(server: Server, tmp_path: Path
         other = tmp_path / "other"
         other.mkdir()
         assert bridge_mod.main([f"{base}/wire.rss", "--feed", "en", "--server", server.url,
+                                "--allow-network", "127.0.0.1",
                                 "--state", str(other / "s.json"), "--once"]) == \
             bridge_mod.PARTLY
         monkeypatch.setenv("TICKER_TOKEN", "garbage")
         assert bridge_mod.main([f"{base}/wire.rss", "--feed", "en", "--server", server.url,
+                                "--allow-network", "127.0.0.1",
                                 "--state", str(other / "t.json"), "--once"]) == bridge_mod.AUTH
     assert bridge_mod.main(["--once"]) == bridge_mod.USAGE  # no sources
     bad = tmp_path / "bad.toml"

@@ -1,5 +1,6 @@
 // The reader page: every configured feed with its live list, and the embed snippet generator.
 import "../widget.js";
+import { pushButton } from "./push.js";
 
 const api = (path) => new URL(path, document.baseURI);
 const $ = (id) => document.getElementById(id);
@@ -25,7 +26,8 @@ function feedCard(f) {
   const links = h("p", { className: "meta" },
     h("a", { href: api(`feeds/${f.id}.atom`).href, textContent: "Atom" }),
     h("a", { href: api(`feeds/${f.id}.json`).href, textContent: "JSON Feed" }),
-    h("a", { href: api(`embed/${f.id}`).href, textContent: "Embed page" }));
+    h("a", { href: api(`embed/${f.id}`).href, textContent: "Embed page" }),
+    pushButton(f.id, f.lang));
   return h("article", { className: "card", lang: f.lang, dir: f.direction, id: `feed-${f.id}` },
     h("h2", { textContent: f.title }), links, ticker);
 }

@@ -425,7 +425,10 @@ export class BreakingTicker extends HTMLElement {
   pause() { this.#t.pause(true); }
   play() { this.#t.pause(false); }
   reconnect() { this.#t.reconnect(); }
-  connectedCallback() { this.#t.start(); }
+  connectedCallback() {
+    this.#t.start();
+    if (this.hasAttribute("push")) import("./static/push.js").then((m) => m.attachToWidget(this), () => {});
+  }
   disconnectedCallback() { this.#t.stop(); }
   attributeChangedCallback(attr, old, now) { if (old !== now) this.#t.changed(attr); }
 }

@@ -40,6 +40,12 @@ from ticker.model import (
     Subscribed,
     UpdateEvent,
 )
+from ticker.reach.push.wire import (
+    PushKey,
+    PushSubscribeBody,
+    PushSubscribed,
+    PushUnsubscribeBody,
+)
 from ticker.web.base_url import base_url
 from ticker.web.syndication import JsonFeed
 
@@ -54,6 +60,7 @@ REF = "#/components/schemas/{name}"
 SCHEMA_TYPES: list[Any] = [
     Item, PublishBody, PatchBody, ItemEvent, UpdateEvent, RetractEvent, Event, Subscribed,
     Snapshot, FeedInfo, Problem, LatestItems, EventsSince, JsonFeed, Health, Ready,
+    PushKey, PushSubscribeBody, PushSubscribed, PushUnsubscribeBody,
 ]
 
 
@@ -219,6 +226,46 @@ def _page(operation_id: str, summary: str, media: tuple[str, ...],
     if parameters:
         operation["parameters"] = parameters
     return {"get": operation}
+
+
+def _push_paths() -> Schema:
+    """Web Push (contract: "Reach beyond the open page"; docs/push.md). No token needed."""
+    return {
+        "/api/v1/push/key": {"get": {
+            "operationId": "pushKey", "tags": ["push"],
+            "summary": "The VAPID application server key",
+            "responses": {"200": {"description": "Pass it to `pushManager.subscribe` as "
+                                                 "`applicationServerKey`.",
+                                  "content": _json(_ref(PushKey))},
+                          **_problems(503)},
+        }},
+        "/api/v1/push/subscriptions": {
+            "post": {
+                "operationId": "pushSubscribe", "tags": ["push"],
+                "summary": "Subscribe a browser to a feed's alerts",
+                "description": "Items that go live and match the filter (`max_urgency` "
+                               "default 2, `categories`, `regions`) are pushed; so are the "
+                               "corrections and retractions of pushed items. The endpoint must "
+                               "be on an allowed push service (`TICKER_PUSH_SERVICES`) and "
+                               "resolve to addresses that may be reached, otherwise `422`.",
+                "requestBody": {"required": True,
+                                "content": _json(_ref(PushSubscribeBody))},
+                "responses": {"201": {"description": "Subscribed (on every node).",
+                                      "content": _json(_ref(PushSubscribed))},
+                              **_problems(400, 413, 415, 422, 503)},
+            },
+            "delete": {
+                "operationId": "pushUnsubscribe", "tags": ["push"],
+                "summary": "Unsubscribe a browser from every feed",
+                "requestBody": {"required": True,
+                                "content": _json(_ref(PushUnsubscribeBody))},
+                "responses": {"204": {"description": "Unsubscribed (also if it was not)."},
+                              **_problems(400, 413, 415, 422, 503)},
+            },
+        },
+        "/push-sw.js": _page("pushServiceWorker", "The service worker that shows pushed alerts",
+                             ("text/javascript",)),
+    }
 
 
 # --- the document -----------------------------------------------------------------------------
@@ -395,6 +442,7 @@ def build_document(settings: Settings) -> Schema:
                                    "schema": {"type": "string"}}], not_found=True),
         "/desk": _page("deskPage", "The newsroom desk (publish, correct, retract)", ("text/html",)),
         "/": _page("readerPage", "The reader page", ("text/html",)),
+        **_push_paths(),
     }
     return {
         "openapi": OPENAPI_VERSION,
@@ -409,7 +457,7 @@ def build_document(settings: Settings) -> Schema:
             "license": {"name": "MIT", "identifier": "MIT"},
         },
         "tags": [{"name": n} for n in ("items", "feeds", "streaming", "syndication",
-                                       "discovery", "operations", "pages")],
+                                       "discovery", "operations", "pages", "push")],
         "paths": paths,
         "components": {
             "schemas": schemas,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
+from ticker.reach.push import api as push_api
 from ticker.transports import sse
 from ticker.web import api, ops
 from ticker.web.openapi import openapi_json
@@ -28,5 +29,9 @@ def build_routes() -> list[BaseRoute]:
         Route("/healthz", ops.healthz, methods=["GET"]),
         Route("/readyz", ops.readyz, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
+        Route("/api/v1/push/key", push_api.public_key, methods=["GET"]),
+        Route("/push-sw.js", push_api.service_worker, methods=["GET"]),
+        Route("/api/v1/push/subscriptions", push_api.subscribe, methods=["POST"]),
+        Route("/api/v1/push/subscriptions", push_api.unsubscribe, methods=["DELETE"]),
         *page_routes(),
     ]

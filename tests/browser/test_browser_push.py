@@ -1,0 +1,115 @@
+"""The push client side in Chromium: the "Get flash alerts" controls, and the service worker
+turning pushed messages into notifications — shown with source and text, replaced (same tag) by a
+correction, closed by a retraction. Push messages are delivered to the service worker through the
+DevTools protocol (``ServiceWorker.deliverPushMessage``): the browser's own push service is not
+reachable from here, the worker's code path is the same."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, expect
+
+from tests.browser.ticker_browser import TickerServer
+
+WAIT = 15.0  # upper bound on any wait here; never an expected duration
+NOTIFICATIONS = """async () => (await navigator.serviceWorker.ready).getNotifications()
+  .then((ns) => ns.map((n) => ({title: n.title, body: n.body, tag: n.tag, url: n.data.url})))"""
+
+
+@pytest.fixture
+def context(browser: Browser, server: TickerServer) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720}, locale="en-GB")
+    ctx.grant_permissions(["notifications"], origin=server.base)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def test_reader_page_and_widget_offer_flash_alerts(page: Page, server: TickerServer) -> None:
+    page.goto(server.base + "/")
+    expect(page.locator("#feed-en button.push")).to_have_text("Get flash alerts")
+    expect(page.locator("#feed-ar button.push")).to_have_text("تلقي التنبيهات العاجلة")
+    page.evaluate("""() => {
+      const t = document.createElement("breaking-ticker");
+      t.id = "with-push"; t.setAttribute("feed", "en"); t.setAttribute("push", "");
+      document.body.append(t);
+      const u = document.createElement("breaking-ticker");
+      u.id = "without"; u.setAttribute("feed", "en");
+      document.body.append(u);
+    }""")
+    expect(page.locator("#with-push").locator("button.push")).to_have_count(1)
+    expect(page.locator("#without").locator(".push")).to_have_count(0)
+
+
+def registration_id(cdp: CDPSession, page: Page, server: TickerServer) -> str:
+    found: list[str] = []
+
+    def seen(event: dict[str, Any]) -> None:
+        for reg in event.get("registrations", []):
+            if reg["scopeURL"].startswith(server.base) and not reg.get("isDeleted"):
+                found.append(reg["registrationId"])
+
+    cdp.on("ServiceWorker.workerRegistrationUpdated", seen)
+    cdp.send("ServiceWorker.enable")
+    page.evaluate("""async () => {
+      await navigator.serviceWorker.register('/push-sw.js');
+      const reg = await navigator.serviceWorker.ready;
+      for (let i = 0; i < 300 && reg.active.state !== 'activated'; i++) {
+        await new Promise((done) => setTimeout(done, 50));
+      }
+    }""")
+    deadline = time.monotonic() + WAIT
+    while not found and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert found, "the service worker did not register"
+    return found[-1]
+
+
+def notifications_when(page: Page, condition: Any) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + WAIT
+    shown: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        shown = page.evaluate(NOTIFICATIONS)
+        if condition(shown):
+            return shown
+        page.wait_for_timeout(50)
+    raise AssertionError(f"notifications never matched: {shown}")
+
+
+def test_service_worker_shows_replaces_and_closes_alerts(context: BrowserContext,
+                                                         server: TickerServer) -> None:
+    page = context.new_page()
+    page.goto(server.base + "/")
+    cdp = context.new_cdp_session(page)
+    rid = registration_id(cdp, page, server)
+
+    def push(message: dict[str, Any]) -> None:
+        cdp.send("ServiceWorker.deliverPushMessage", {
+            "origin": server.base, "registrationId": rid, "data": json.dumps(message)})
+
+    item = {"id": "0000000000100000001", "feed": "en", "text": "Quake hits the coast",
+            "source": "Agency", "urgency": 1, "regions": [], "lang": "en", "version": 1,
+            "status": "usable", "author": "desk", "published_at": "2026-01-01T00:00:00.000Z",
+            "updated_at": "2026-01-01T00:00:00.000Z"}
+    push({"type": "item", "item": item})
+    shown = notifications_when(page, lambda ns: len(ns) == 1)
+    assert shown == [{"title": "Agency", "body": "Quake hits the coast",
+                      "tag": "ticker-en-0000000000100000001", "url": f"{server.base}/live/en"}]
+    push({"type": "update", "item": {**item, "text": "Strong quake hits the coast",
+                                     "url": "https://example.com/quake", "version": 2}})
+    shown = notifications_when(page, lambda ns: ns and ns[0]["body"].startswith("Strong"))
+    assert shown == [{"title": "Agency", "body": "Strong quake hits the coast",
+                      "tag": "ticker-en-0000000000100000001", "url": "https://example.com/quake"}]
+    other = {**item, "id": "0000000000200000002", "source": None, "text": "Second alert"}
+    push({"type": "item", "item": other})
+    notifications_when(page, lambda ns: len(ns) == 2)
+    push({"type": "retract", "feed": "en", "id": item["id"], "reason": "retracted"})
+    shown = notifications_when(page, lambda ns: len(ns) == 1)
+    assert shown == [{"title": "Breaking news", "body": "Second alert",
+                      "tag": "ticker-en-0000000000200000002", "url": f"{server.base}/live/en"}]

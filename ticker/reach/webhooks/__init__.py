@@ -1,0 +1,1 @@
+"""Webhooks: each configured endpoint receives its feeds' events, signed (Standard Webhooks)."""
