@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import hashlib
 import json
 import os
 import platform
@@ -261,7 +262,10 @@ def install_ticker(ref: str) -> str | None:
         return None
     pip = str(VENV / "bin" / "pip")
     stamp = VENV / ".ticker-installed"
-    if stamp.exists() and stamp.read_text() == sha and (VENV / "bin" / "ticker").exists():
+    # an editable install follows the code but not new dependencies: key it on pyproject.toml
+    key = sha if sha != "worktree" else "worktree " + hashlib.sha1(
+        (ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == key and (VENV / "bin" / "ticker").exists():
         return sha
     if sha == "worktree":
         run_checked([pip, "install", "-q", "-e", str(ROOT)])
@@ -274,7 +278,7 @@ def install_ticker(ref: str) -> str | None:
         subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
         run_checked([pip, "install", "-q", "--force-reinstall", "--no-deps", str(src)])
         run_checked([pip, "install", "-q", str(src)])  # and whatever it depends on
-    stamp.write_text(sha)
+    stamp.write_text(key)
     return sha
 
 
