@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import os
 import socket
 from typing import Any
 
@@ -41,6 +42,7 @@ from ticker.transports.websocket import TickerWebSocket
 from ticker.web.problems import MEDIA_TYPE, PROBLEM_BASE
 
 APP_FACTORY = "ticker.app:app_from_env"
+LISTENER_KEEPALIVE = "TICKER_LISTENER_KEEPALIVE"  # set by ``run``: the listening socket has it
 HEAD_SLACK = 4  # the request head may take this many times header_max_bytes before it is cut:
 # below that, headers over header_max_bytes get the app's own 431 (web/middleware.py)
 _REASONS = {408: ("Request Timeout", "request-timeout"),
@@ -64,7 +66,10 @@ class TickerHttp(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        sock = transport.get_extra_info("socket")
+        # ``run`` sets SO_KEEPALIVE on the listening socket and accepted sockets inherit it;
+        # otherwise (an app served some other way) set it here, per connection: that costs a
+        # socket object and two more syscalls, which a reconnect storm pays thousands of times
+        sock = None if os.environ.get(LISTENER_KEEPALIVE) else transport.get_extra_info("socket")
         if sock is not None:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
@@ -191,11 +196,15 @@ def uvicorn_config(settings: Settings, app: Starlette | None, *, workers: int, l
 
 def run(config: uvicorn.Config) -> int:
     """Serve until SIGTERM/SIGINT; the exit status."""
+    sock = config.bind_socket()
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)  # inherited by accept()
+        os.environ[LISTENER_KEEPALIVE] = "1"  # for this process and the workers it starts
     if config.workers > 1:
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        Multiprocess(config, sockets=[sock]).run()
         return 0
     server = uvicorn.Server(config)
-    server.run()
+    server.run(sockets=[sock])
     return 0 if server.started else STARTUP_FAILURE
 
 
