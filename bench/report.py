@@ -727,6 +727,11 @@ def render(results: Path, doc: Path, images: Path) -> None:
         "peers, runs, renders",
         "python3 bench/run.py --quick         # N = 1,000, ticker (Redis) and the ws peer",
         "python3 bench/run.py --only ticker-redis,socketio --n 5000",
+        "python3 bench/run.py --quick --n 5000 --phases flash,storm   # the one-flash case and "
+        "the storm",
+        "BENCH_PROFILE=/tmp/prof python3 bench/run.py --only ticker-redis --n 5000 "
+        "--phases flash,storm",
+        "python3 bench/profile_summary.py /tmp/prof/ticker-redis-n5000-storm.txt",
         "python3 bench/run.py --render        # re-render this page from bench/results/*.json",
         "```",
         "",
