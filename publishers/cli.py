@@ -1,14 +1,20 @@
-"""``ticker-publish``: post, correct, retract and follow ticker items from a terminal or a script.
+"""``ticker-publish``: post, correct, retract, hold, pin and follow ticker items from a terminal.
 
 ::
 
     ticker-publish "TEXT" --feed en [--source S] [--urgency N] [--category C] [--region R]...
                    [--url URL] [--lang L] [--idempotency-key K]
+                   [--embargo TIME] [--expires TIME] [--note NOTE]
     ticker-publish --stdin --feed en [same options]        one item per line
     ticker-publish correct ID --feed en [--text T] [--source S] [--urgency N] [--category C]
-                   [--region R]... [--url URL]
+                   [--region R]... [--url URL] [--embargo TIME] [--expires TIME] [--note NOTE]
     ticker-publish retract ID --feed en
+    ticker-publish hold ID --feed en | release ID --feed en
+    ticker-publish pin ID --feed en | unpin --feed en
     ticker-publish tail FEED [--since CURSOR] [--count N] [--json] [filters]
+
+TIME is RFC 3339 with an offset (``2026-12-01T09:00:00Z``, ``…+02:00``) or a delay from now
+(``+90s``, ``+10m``, ``+2h``, ``+1d``).
 
 The server is ``$TICKER_URL`` (or ``--server``), the token ``$TICKER_TOKEN`` (never on the command
 line, where other users could read it), the feed ``--feed`` or ``$TICKER_FEED``.
@@ -19,15 +25,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn, TextIO
 from urllib.parse import urlsplit
 
 import msgspec
 from msgspec import UNSET
 
-from publishers.client import Ticker
+from publishers.client import Ticker, rfc3339
 from publishers.errors import (
     Forbidden,
     RateLimited,
@@ -37,7 +45,15 @@ from publishers.errors import (
 )
 from publishers.retry import RetryInfo, RetryPolicy
 from publishers.sse import StreamEvent
-from ticker.model import Item, ItemEvent, RetractEvent, Snapshot, Subscribed, UpdateEvent
+from ticker.model import (
+    Item,
+    ItemEvent,
+    PinEvent,
+    RetractEvent,
+    Snapshot,
+    Subscribed,
+    UpdateEvent,
+)
 
 PROG = "ticker-publish"
 
@@ -64,6 +80,7 @@ EXIT_CODES = f"""exit codes:
 _OPTION = {
     "$.text": "TEXT", "$.source": "--source", "$.urgency": "--urgency",
     "$.category": "--category", "$.regions": "--region", "$.url": "--url", "$.lang": "--lang",
+    "$.embargoed_until": "--embargo", "$.expires": "--expires", "$.note": "--note",
     "header.Idempotency-Key": "--idempotency-key", "query.since": "--since",
     "query.categories": "--category", "query.regions": "--region",
     "query.max_urgency": "--max-urgency",
@@ -117,6 +134,37 @@ def _fields(parser: argparse.ArgumentParser, *, correcting: bool) -> None:
                        + (" ('' clears it)" if correcting else ""))
     if not correcting:
         group.add_argument("--lang", help="BCP 47 tag (default: the feed's language)")
+    clears = " ('' clears it)" if correcting else ""
+    group.add_argument("--embargo", type=_time, metavar="TIME",
+                       help="go live by itself at TIME (RFC 3339, or +10m, +2h from now)"
+                       + (" (only while the item is scheduled)" if correcting else ""))
+    group.add_argument("--expires", type=_time, metavar="TIME",
+                       help="leave the air at TIME (RFC 3339, or +10m, +2h from now)" + clears)
+    group.add_argument("--note", help="a note for the desk, never shown to readers" + clears)
+
+
+_DELAY = re.compile(r"\+(\d+)([smhd])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def _time(text: str) -> str:
+    """An option's TIME: RFC 3339 with an offset, or ``+N`` s/m/h/d from now; ``''`` clears."""
+    if text == "":
+        return ""
+    delay = _DELAY.fullmatch(text.strip())
+    if delay:
+        when = datetime.now(UTC) + timedelta(**{_UNITS[delay[2]]: int(delay[1])})
+        return rfc3339(when)
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time: give RFC 3339 (2026-12-01T09:00:00Z) or +10m, +2h"
+        ) from None
+    if parsed.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no UTC offset: add Z or +HH:MM") from None
+    return rfc3339(parsed)
 
 
 def _count(text: str) -> int:
@@ -137,8 +185,9 @@ def publish_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Publish a breaking item to ticker. Other commands: "
-                    f"'{PROG} correct ID', '{PROG} retract ID', '{PROG} tail FEED' "
-                    "(each has --help).",
+                    f"'{PROG} correct ID', '{PROG} retract ID', '{PROG} hold ID', "
+                    f"'{PROG} release ID', '{PROG} pin ID', '{PROG} unpin', "
+                    f"'{PROG} tail FEED' (each has --help).",
         epilog=EXIT_CODES,
     )
     parser.add_argument("text", nargs="?", metavar="TEXT", help="the item's text")
@@ -161,11 +210,29 @@ def correct_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def retract_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=f"{PROG} retract", epilog=EXIT_CODES,
+def _by_id(command: str, description: str) -> Callable[[], argparse.ArgumentParser]:
+    def parser() -> argparse.ArgumentParser:
+        made = _Parser(prog=f"{PROG} {command}", epilog=EXIT_CODES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description=description)
+        made.add_argument("id", metavar="ID", help="the item's id")
+        _common(made)
+        return made
+
+    return parser
+
+
+retract_parser = _by_id("retract", "Retract (kill) an item: readers stop showing it, for good.")
+hold_parser = _by_id("hold", "Hold an item (editors): it leaves every screen at once, without "
+                             "being declared false, until it is released.")
+release_parser = _by_id("release", "Release a held item (editors): it comes back in its place.")
+pin_parser = _by_id("pin", "Pin an item (editors): readers see it first, above the rest.")
+
+
+def unpin_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=f"{PROG} unpin", epilog=EXIT_CODES,
                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                     description="Retract an item: readers stop showing it.")
-    parser.add_argument("id", metavar="ID", help="the item's id")
+                     description="Unpin the feed's pinned item (editors).")
     _common(parser)
     return parser
 
@@ -174,13 +241,14 @@ def tail_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=f"{PROG} tail", epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Follow a feed live (Server-Sent Events), one line per item, correction or "
-                    "retraction; reconnects and resumes where it left off. No token needed.")
+        description="Follow a feed live (Server-Sent Events), one line per item, correction, "
+                    "retraction, hold or pin; reconnects and resumes where it left off. "
+                    "No token needed.")
     parser.add_argument("feed", metavar="FEED")
     parser.add_argument("--since", metavar="CURSOR",
                         help="resume after this cursor (as printed by --json)")
     parser.add_argument("--count", type=_positive, metavar="N",
-                        help="exit after N item/update/retract events")
+                        help="exit after N item/update/retract/pin events")
     parser.add_argument("--category", action="append", dest="categories", metavar="C",
                         help="only new items in this category; repeat for several")
     parser.add_argument("--region", action="append", dest="regions", metavar="R",
@@ -196,7 +264,8 @@ def tail_parser() -> argparse.ArgumentParser:
 
 COMMANDS: dict[str, Callable[[], argparse.ArgumentParser]] = {
     "correct": correct_parser, "retract": retract_parser, "tail": tail_parser,
-    "publish": publish_parser,
+    "publish": publish_parser, "hold": hold_parser, "release": release_parser,
+    "pin": pin_parser, "unpin": unpin_parser,
 }
 
 
@@ -307,12 +376,16 @@ def run_publish(args: argparse.Namespace) -> int:
     feed, token = _feed(args), _token()
     fields: dict[str, Any] = {"source": args.source, "urgency": args.urgency,
                               "category": args.category, "regions": args.regions,
-                              "url": args.link, "lang": args.lang}
+                              "url": args.link, "lang": args.lang,
+                              "embargoed_until": args.embargo or None,
+                              "expires": args.expires or None, "note": args.note or None}
     with _client(args, token) as ticker:
         if not args.stdin:
             item = ticker.publish(feed, args.text, idempotency_key=args.idempotency_key,
                                   **fields)
             _out(_item_json(item) if args.json else item.id)
+            if item.status == "scheduled" and not args.quiet:
+                _say(f"{item.id} scheduled: goes live at {item.embargoed_until}")
             return OK
         status = OK
         for number, text in _lines(sys.stdin):
@@ -344,21 +417,50 @@ def run_correct(args: argparse.Namespace) -> int:
         changes["regions"] = [r for r in args.regions if r]
     if args.link is not None:
         changes["url"] = args.link or None
+    for name, value in (("embargoed_until", args.embargo), ("expires", args.expires),
+                        ("note", args.note)):
+        if value is not None:
+            changes[name] = value or None
     if not changes:
         raise Usage("give at least one of --text, --source, --urgency, --category, --region, "
-                    "--url")
+                    "--url, --embargo, --expires, --note")
     with _client(args, token) as ticker:
         item = ticker.correct(feed, args.id, **{k: changes.get(k, UNSET) for k in (
-            "text", "source", "urgency", "category", "regions", "url")})
+            "text", "source", "urgency", "category", "regions", "url", "embargoed_until",
+            "expires", "note")})
     _out(_item_json(item) if args.json else f"{item.id} v{item.version}")
     return OK
 
 
-def run_retract(args: argparse.Namespace) -> int:
+def _transition(action: Callable[[Ticker, str, str], Item]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        feed, token = _feed(args), _token()
+        with _client(args, token) as ticker:
+            item = action(ticker, feed, args.id)
+        _out(_item_json(item) if args.json else f"{item.id} {item.status}")
+        return OK
+
+    return run
+
+
+run_retract = _transition(Ticker.retract)
+run_hold = _transition(Ticker.hold)
+run_release = _transition(Ticker.release)
+
+
+def run_pin(args: argparse.Namespace) -> int:
     feed, token = _feed(args), _token()
     with _client(args, token) as ticker:
-        item = ticker.retract(feed, args.id)
-    _out(_item_json(item) if args.json else f"{item.id} {item.status}")
+        item = ticker.pin(feed, args.id)
+    _out(_item_json(item) if args.json else f"{item.id} pinned")
+    return OK
+
+
+def run_unpin(args: argparse.Namespace) -> int:
+    feed, token = _feed(args), _token()
+    with _client(args, token) as ticker:
+        ticker.unpin(feed)
+    _out(_json.encode({"feed": feed, "pinned": None}).decode() if args.json else "unpinned")
     return OK
 
 
@@ -370,7 +472,10 @@ def event_line(event: StreamEvent) -> str | None:
         return f"{event.__struct_config__.tag:<7} {item.id} v{item.version} u{item.urgency} " \
                f"{source}{item.text}"
     if isinstance(event, RetractEvent):
-        return f"retract {event.id}"
+        # a kill keeps the plain line it always had; a hold or an expiry says so
+        return f"retract {event.id}" + ("" if event.reason == "retracted" else f" {event.reason}")
+    if isinstance(event, PinEvent):
+        return f"pin     {event.id or '-'}"
     return None
 
 
@@ -396,7 +501,7 @@ def run_tail(args: argparse.Namespace) -> int:
                              f"{event.cursor}; live from here")
                     elif isinstance(event, Subscribed) and event.recovered and not args.quiet:
                         _say(f"{event.feed}: resumed, nothing missed")
-                if isinstance(event, ItemEvent | UpdateEvent | RetractEvent):
+                if isinstance(event, ItemEvent | UpdateEvent | RetractEvent | PinEvent):
                     seen += 1
                     if args.count is not None and seen >= args.count:
                         return OK
@@ -405,6 +510,7 @@ def run_tail(args: argparse.Namespace) -> int:
 
 RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "publish": run_publish, "correct": run_correct, "retract": run_retract, "tail": run_tail,
+    "hold": run_hold, "release": run_release, "pin": run_pin, "unpin": run_unpin,
 }
 
 

@@ -5,6 +5,7 @@ Both speak only the public HTTP API and return the wire models from ``ticker.mod
     with Ticker("http://127.0.0.1:8000", token) as ticker:
         item = ticker.publish("en", "Toll rises to 5", source="Civil Defence", urgency=2)
         ticker.correct("en", item.id, text="Toll rises to 6")
+        ticker.hold("en", item.id); ticker.release("en", item.id); ticker.pin("en", item.id)
         for event in ticker.events("en", since=cursor):
             ...
 
@@ -18,9 +19,10 @@ Retries (see ``publishers.retry``): connection failures, lost answers, ``429`` (
 
 - every publish carries an ``Idempotency-Key`` (yours, or one made for this call and reused on
   each of its retries), so a retry after a lost ``201`` gets the same item back (``200``);
-- a correction or retraction whose answer was lost (the request may have been applied) is not
-  simply sent again: the item is read first, and if it already has the requested values (or is
-  already retracted) that item is the result.
+- a correction, retraction, hold or release whose answer was lost (the request may have been
+  applied) is not simply sent again: the item is read first, and if it already has the requested
+  values (or is already retracted, held, released) that item is the result. Pinning and
+  unpinning are idempotent and simply sent again.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import unicodedata
 import uuid
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar, overload
 from urllib.parse import quote
 
@@ -43,7 +46,7 @@ from publishers.errors import TickerError, Unavailable, error_for
 from publishers.retry import RETRY_STATUSES, OnRetry, RetryInfo, RetryPolicy, parse_retry_after
 from publishers.sse import SseParser, StreamEvent, StreamProtocolError, decode
 from ticker import codec
-from ticker.model import Event, FeedInfo, Item
+from ticker.model import Event, FeedInfo, Item, Tombstone
 
 __all__ = [
     "AsyncTicker",
@@ -52,7 +55,9 @@ __all__ = [
     "RetryPolicy",
     "StreamEvent",
     "Ticker",
+    "When",
     "new_idempotency_key",
+    "rfc3339",
 ]
 
 USER_AGENT = "ticker-publishers/0.1"
@@ -89,7 +94,28 @@ class EventsPage(msgspec.Struct, frozen=True, kw_only=True):
     items: list[Item] = []
 
 
+class PinState(msgspec.Struct, frozen=True, kw_only=True):
+    """``PUT``/``DELETE …/pin``: the feed and its pinned item (``None``: none)."""
+
+    feed: str
+    pinned: Item | None
+
+
+When = datetime | str
+"""A time for ``embargoed_until`` / ``expires``: an aware ``datetime`` (a naive one is taken as
+local time) or an RFC 3339 string, sent as it is."""
+
+
+def rfc3339(when: When) -> str:
+    """``when`` as the API takes it: RFC 3339, UTC, milliseconds."""
+    if isinstance(when, str):
+        return when
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 _item = codec.item_decoder
+_tombstone = msgspec.json.Decoder(Tombstone)
+_pin_state = msgspec.json.Decoder(PinState)
 _latest = msgspec.json.Decoder(Latest)
 _page = msgspec.json.Decoder(EventsPage)
 _feeds = msgspec.json.Decoder(list[FeedInfo])
@@ -193,11 +219,40 @@ def _plan(send: _Send, *, operation: str, url: str, policy: RetryPolicy, rng: ra
     raise AssertionError("unreachable: the last attempt always returns or raises")
 
 
+_TIMES = ("embargoed_until", "expires")
+
+
+def _lifecycle(fields: Mapping[str, When | None], *, keep_none: bool = False) -> dict[str, Any]:
+    """``embargoed_until``, ``expires`` (as RFC 3339) and ``note``, leaving out the unset ones
+    (``keep_none``: ``None`` is sent, to clear the field)."""
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        if value is None:
+            if keep_none:
+                out[name] = None
+        else:
+            out[name] = rfc3339(value) if name in _TIMES else value
+    return out
+
+
+def _same_time(have: str | None, want: str | None) -> bool:
+    if have is None or want is None:
+        return have == want
+    try:
+        return datetime.fromisoformat(have) == datetime.fromisoformat(want)
+    except ValueError:
+        return have == want
+
+
 def _matches(item: Item, wanted: Mapping[str, Any]) -> bool:
     """Does ``item`` already hold the corrected values (as the server would store them)?"""
     for name, value in wanted.items():
         have = getattr(item, name)
-        if name in ("text", "source") and isinstance(value, str):
+        if name in _TIMES:
+            if not _same_time(have, value):
+                return False
+            continue
+        if name in ("text", "source", "note") and isinstance(value, str):
             value = unicodedata.normalize("NFC", value).strip() or None
         elif name == "regions":
             value = list(dict.fromkeys(value))
@@ -308,10 +363,11 @@ class _Base:
 
     def _publish(self, feed: str, text: str, source: str | None, urgency: int | None,
                  category: str | None, regions: Sequence[str] | None, url: str | None,
-                 lang: str | None, idempotency_key: str | None) -> _Plan:
+                 lang: str | None, idempotency_key: str | None,
+                 lifecycle: Mapping[str, When | None]) -> _Plan:
         body: dict[str, Any] = {"text": text}
         optional = {"source": source, "urgency": urgency, "category": category, "url": url,
-                    "lang": lang}
+                    "lang": lang, **_lifecycle(lifecycle)}
         body.update({k: v for k, v in optional.items() if v is not None})
         if regions:
             body["regions"] = list(regions)
@@ -324,10 +380,24 @@ class _Base:
         patch = {k: v for k, v in fields.items() if v is not UNSET}
         if not patch:
             raise ValueError("correct() needs at least one field to change")
+        patch.update(_lifecycle({k: patch[k] for k in _TIMES if k in patch}, keep_none=True))
         send = _Send("PATCH", _path(feed, "items", item_id), **self._json(patch))
         check = _Check(_Send("GET", _path(feed, "items", item_id)),
-                       lambda item: item.status == "usable" and _matches(item, patch))
+                       lambda item: item.status != "canceled" and _matches(item, patch))
         return self._plan(send, "correct", check)
+
+    def _transition(self, feed: str, item_id: str, action: str, status: str) -> _Plan:
+        """``hold`` or ``release``: a POST without a body; after a lost answer the item is read,
+        and if it already has ``status`` that is the result (a second POST would be a 409)."""
+        send = _Send("POST", _path(feed, "items", item_id, action))
+        check = _Check(_Send("GET", _path(feed, "items", item_id)),
+                       lambda item: item.status == status)
+        return self._plan(send, action, check)
+
+    def _pin(self, feed: str, item_id: str | None) -> _Plan:
+        if item_id is None:
+            return self._plan(_Send("DELETE", _path(feed, "pin")), "unpin")
+        return self._plan(_Send("PUT", _path(feed, "pin"), **self._json({"id": item_id})), "pin")
 
     def _retract(self, feed: str, item_id: str) -> _Plan:
         send = _Send("DELETE", _path(feed, "items", item_id))
@@ -359,6 +429,15 @@ class _Base:
     @staticmethod
     def _stream_timeout(timeout: float, idle: float) -> httpx.Timeout:
         return httpx.Timeout(timeout, read=idle)
+
+
+def _read(response: httpx.Response) -> Item | Tombstone:
+    """A read by id: the whole item, or (held or retracted, read without a token for its feed)
+    its tombstone."""
+    try:
+        return _item.decode(response.content)
+    except msgspec.DecodeError:
+        return _decode(_tombstone, response)
 
 
 def _decode(decoder: msgspec.json.Decoder[_T], response: httpx.Response) -> _T:
@@ -420,30 +499,64 @@ class Ticker(_Base):
     def publish(self, feed: str, text: str, *, source: str | None = None,
                 urgency: int | None = None, category: str | None = None,
                 regions: Sequence[str] | None = None, url: str | None = None,
-                lang: str | None = None, idempotency_key: str | None = None) -> Item:
-        """Publish one item; retried safely under one ``Idempotency-Key``."""
+                lang: str | None = None, idempotency_key: str | None = None,
+                embargoed_until: When | None = None, expires: When | None = None,
+                note: str | None = None) -> Item:
+        """Publish one item; retried safely under one ``Idempotency-Key``.
+
+        ``embargoed_until`` in the future: the item is ``scheduled`` and goes live by itself
+        then; ``expires``: it leaves the air then; ``note``: for the desk, never public.
+        """
+        times = {"embargoed_until": embargoed_until, "expires": expires, "note": note}
         return _decode(_item, self._run(self._publish(
-            feed, text, source, urgency, category, regions, url, lang, idempotency_key)))
+            feed, text, source, urgency, category, regions, url, lang, idempotency_key, times)))
 
     def correct(self, feed: str, item_id: str, *, text: str | UnsetType = UNSET,
                 source: str | UnsetType | None = UNSET, urgency: int | UnsetType = UNSET,
                 category: str | UnsetType | None = UNSET,
                 regions: Sequence[str] | UnsetType = UNSET,
-                url: str | UnsetType | None = UNSET) -> Item:
-        """Correct the given fields (``None`` clears an optional one); the new version."""
+                url: str | UnsetType | None = UNSET,
+                expires: When | UnsetType | None = UNSET,
+                embargoed_until: When | UnsetType | None = UNSET,
+                note: str | UnsetType | None = UNSET) -> Item:
+        """Correct the given fields (``None`` clears an optional one); the item as it now is.
+
+        ``embargoed_until`` may change only while the item is ``scheduled`` or ``submitted``.
+        """
         fields = {"text": text, "source": source, "urgency": urgency, "category": category,
                   "regions": list(regions) if not isinstance(regions, UnsetType) else UNSET,
-                  "url": url}
+                  "url": url, "expires": expires, "embargoed_until": embargoed_until,
+                  "note": note}
         return _decode(_item, self._run(self._correct(feed, item_id, fields)))
 
     def retract(self, feed: str, item_id: str) -> Item:
-        """Retract an item; the canceled item."""
+        """Retract (kill) an item; the canceled item."""
         return _decode(_item, self._run(self._retract(feed, item_id)))
 
-    def item(self, feed: str, item_id: str) -> Item:
-        """One item, retracted ones too (``status == "canceled"``)."""
+    def hold(self, feed: str, item_id: str) -> Item:
+        """Take a ``usable`` item off the air while it is checked (editors); ``withheld``."""
+        return _decode(_item, self._run(self._transition(feed, item_id, "hold", "withheld")))
+
+    def release(self, feed: str, item_id: str) -> Item:
+        """Put a ``withheld`` item back on the air, in its place (editors); ``usable``."""
+        return _decode(_item, self._run(self._transition(feed, item_id, "release", "usable")))
+
+    def pin(self, feed: str, item_id: str) -> Item:
+        """Make a ``usable`` item the feed's pinned item (editors); the pinned item."""
+        state = _decode(_pin_state, self._run(self._pin(feed, item_id)))
+        if state.pinned is None:
+            raise TickerError(f"the server pinned nothing for {item_id}", status=200)
+        return state.pinned
+
+    def unpin(self, feed: str) -> None:
+        """Leave the feed without a pinned item (editors)."""
+        self._run(self._pin(feed, None))
+
+    def item(self, feed: str, item_id: str) -> Item | Tombstone:
+        """One item, retracted and held ones too. Without a token valid for the feed, a
+        ``withheld`` or ``canceled`` item is a ``Tombstone`` (no text, source, url or note)."""
         plan = self._plan(_Send("GET", _path(feed, "items", item_id)), "read")
-        return _decode(_item, self._run(plan))
+        return _read(self._run(plan))
 
     @overload
     def items(self, feed: str, *, limit: int | None = None) -> Latest: ...
@@ -543,30 +656,64 @@ class AsyncTicker(_Base):
     async def publish(self, feed: str, text: str, *, source: str | None = None,
                       urgency: int | None = None, category: str | None = None,
                       regions: Sequence[str] | None = None, url: str | None = None,
-                      lang: str | None = None, idempotency_key: str | None = None) -> Item:
-        """Publish one item; retried safely under one ``Idempotency-Key``."""
+                      lang: str | None = None, idempotency_key: str | None = None,
+                      embargoed_until: When | None = None, expires: When | None = None,
+                      note: str | None = None) -> Item:
+        """Publish one item; retried safely under one ``Idempotency-Key``.
+
+        ``embargoed_until`` in the future: the item is ``scheduled`` and goes live by itself
+        then; ``expires``: it leaves the air then; ``note``: for the desk, never public.
+        """
+        times = {"embargoed_until": embargoed_until, "expires": expires, "note": note}
         return _decode(_item, await self._run(self._publish(
-            feed, text, source, urgency, category, regions, url, lang, idempotency_key)))
+            feed, text, source, urgency, category, regions, url, lang, idempotency_key, times)))
 
     async def correct(self, feed: str, item_id: str, *, text: str | UnsetType = UNSET,
                       source: str | UnsetType | None = UNSET, urgency: int | UnsetType = UNSET,
                       category: str | UnsetType | None = UNSET,
                       regions: Sequence[str] | UnsetType = UNSET,
-                      url: str | UnsetType | None = UNSET) -> Item:
-        """Correct the given fields (``None`` clears an optional one); the new version."""
+                      url: str | UnsetType | None = UNSET,
+                      expires: When | UnsetType | None = UNSET,
+                      embargoed_until: When | UnsetType | None = UNSET,
+                      note: str | UnsetType | None = UNSET) -> Item:
+        """Correct the given fields (``None`` clears an optional one); the item as it now is.
+
+        ``embargoed_until`` may change only while the item is ``scheduled`` or ``submitted``.
+        """
         fields = {"text": text, "source": source, "urgency": urgency, "category": category,
                   "regions": list(regions) if not isinstance(regions, UnsetType) else UNSET,
-                  "url": url}
+                  "url": url, "expires": expires, "embargoed_until": embargoed_until,
+                  "note": note}
         return _decode(_item, await self._run(self._correct(feed, item_id, fields)))
 
     async def retract(self, feed: str, item_id: str) -> Item:
-        """Retract an item; the canceled item."""
+        """Retract (kill) an item; the canceled item."""
         return _decode(_item, await self._run(self._retract(feed, item_id)))
 
-    async def item(self, feed: str, item_id: str) -> Item:
-        """One item, retracted ones too (``status == "canceled"``)."""
+    async def hold(self, feed: str, item_id: str) -> Item:
+        """Take a ``usable`` item off the air while it is checked (editors); ``withheld``."""
+        return _decode(_item, await self._run(self._transition(feed, item_id, "hold", "withheld")))
+
+    async def release(self, feed: str, item_id: str) -> Item:
+        """Put a ``withheld`` item back on the air, in its place (editors); ``usable``."""
+        return _decode(_item, await self._run(self._transition(feed, item_id, "release", "usable")))
+
+    async def pin(self, feed: str, item_id: str) -> Item:
+        """Make a ``usable`` item the feed's pinned item (editors); the pinned item."""
+        state = _decode(_pin_state, await self._run(self._pin(feed, item_id)))
+        if state.pinned is None:
+            raise TickerError(f"the server pinned nothing for {item_id}", status=200)
+        return state.pinned
+
+    async def unpin(self, feed: str) -> None:
+        """Leave the feed without a pinned item (editors)."""
+        await self._run(self._pin(feed, None))
+
+    async def item(self, feed: str, item_id: str) -> Item | Tombstone:
+        """One item, retracted and held ones too. Without a token valid for the feed, a
+        ``withheld`` or ``canceled`` item is a ``Tombstone`` (no text, source, url or note)."""
         plan = self._plan(_Send("GET", _path(feed, "items", item_id)), "read")
-        return _decode(_item, await self._run(plan))
+        return _read(await self._run(plan))
 
     @overload
     async def items(self, feed: str, *, limit: int | None = None) -> Latest: ...

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 
 import msgspec
 
-from ticker.model import ItemEvent, RetractEvent, Snapshot, Subscribed, UpdateEvent
+from ticker.model import ItemEvent, PinEvent, RetractEvent, Snapshot, Subscribed, UpdateEvent
 
-StreamEvent = Subscribed | Snapshot | ItemEvent | UpdateEvent | RetractEvent
-"""What ``events()`` yields: the stream's control messages and the feed's events."""
+StreamEvent = Subscribed | Snapshot | ItemEvent | UpdateEvent | RetractEvent | PinEvent
+"""What ``events()`` yields: the stream's control messages and the feed's events (a
+``RetractEvent`` says why in ``reason``: ``retracted``, ``withheld`` or ``expired``; a released
+item comes back as an ``ItemEvent``; ``PinEvent`` names the feed's pinned item, or ``None``)."""
 
-KNOWN = frozenset({"subscribed", "snapshot", "item", "update", "retract"})
+KNOWN = frozenset({"subscribed", "snapshot", "item", "update", "retract", "pin"})
 _decoder = msgspec.json.Decoder(StreamEvent)
 
 

@@ -1,7 +1,8 @@
 """Take the screenshots in docs/images/ of the widget, the reader page and the desk.
 
 Starts its own ``ticker serve`` on a free port (embedded broker, throwaway secret), publishes a
-few sample items, and photographs the pages in Debian's Chromium through Playwright:
+few sample items (pinning one, for the pinned-item pictures), and photographs the pages in
+Debian's Chromium through Playwright:
 
     python scripts/screenshots.py [--out docs/images] [--chromium /usr/bin/chromium]
 """
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,9 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
          "category": "economy", "url": "https://example.com/oil"},
         {"text": "Aid convoy reaches the north of the Strip for the first time in two weeks",
          "source": "UN spokesperson", "category": "politics", "regions": ["palestine"]},
+        {"text": "What we know: strikes on three villages, 12 dead, 40 wounded, roads closed",
+         "source": "Our live desk", "category": "politics", "regions": ["mena"],
+         "pin": True},
         {"text": "Death toll from strikes on southern Lebanon rises to 12",
          "source": "Lebanese Ministry of Health", "urgency": 1, "category": "health",
          "regions": ["mena"], "url": "https://example.com/lebanon"},
@@ -127,17 +132,30 @@ def main() -> None:
                  "editor", "--feeds", "en,ar,es"],
                 env=env, capture_output=True, text=True, check=True,
             ).stdout.strip()
+            contributor = subprocess.run(
+                [sys.executable, "-m", "ticker", "token", "create", "--sub", "carla", "--role",
+                 "contributor", "--feeds", "en,ar,es"],
+                env=env, capture_output=True, text=True, check=True,
+            ).stdout.strip()
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as http:
+                pins: dict[str, str] = {}
                 for feed, items in SAMPLES.items():
-                    for body in items:
-                        http.post(f"/api/v1/feeds/{feed}/items", json=body).raise_for_status()
-            shoot(base, token, out, opts.chromium)
+                    for sample in items:
+                        body = {k: v for k, v in sample.items() if k != "pin"}
+                        r = http.post(f"/api/v1/feeds/{feed}/items", json=body)
+                        r.raise_for_status()
+                        if sample.get("pin"):
+                            pins[feed] = r.json()["id"]
+                shoot(base, token, out, opts.chromium, contributor=contributor, pin=lambda: [
+                    http.put(f"/api/v1/feeds/{feed}/pin", json={"id": item_id})
+                    .raise_for_status() for feed, item_id in pins.items()])
         finally:
             proc.terminate()
             proc.wait(timeout=20)
 
 
-def shoot(base: str, token: str, out: Path, chromium: str) -> None:
+def shoot(base: str, token: str, out: Path, chromium: str, pin: Callable[[], object],
+          contributor: str = "") -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=ARGS, headless=True)
         context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB",
@@ -147,6 +165,10 @@ def shoot(base: str, token: str, out: Path, chromium: str) -> None:
         widget_shot(page, base, "ar", "?theme=dark", out / "widget-ar-dark.png", 1100)
         widget_shot(page, base, "en", "?mode=list&theme=light&limit=4", out / "widget-list.png",
                     640)
+        pin()  # from here on the feed has a pinned item
+        widget_shot(page, base, "en", "?theme=light", out / "widget-pinned-strip.png", 1100)
+        widget_shot(page, base, "en", "?mode=list&theme=light&limit=3",
+                    out / "widget-pinned-list.png", 640)
 
         page.set_viewport_size({"width": 1280, "height": 900})
         page.emulate_media(color_scheme="light")
@@ -160,6 +182,15 @@ def shoot(base: str, token: str, out: Path, chromium: str) -> None:
         page.fill("#token", token)
         page.press("#token", "Tab")
         page.wait_for_selector("#recent li[data-id]")
+        # one item under embargo, so the desk shows its countdown
+        page.fill("#text", "Court finds the former minister guilty on all counts")
+        page.click("#timing summary")
+        page.fill("#embargoed_until", page.evaluate("""() => {
+            const d = new Date(Date.now() + 3600e3 + 5e3);
+            return new Date(d - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19); }"""))
+        page.fill("#note", "Embargo agreed with the court press office")
+        page.click("#publish")
+        page.wait_for_selector("#queue li[data-id]")
         page.fill("#text", "Explosion heard near the port; no word yet on casualties")
         page.fill("#source", "Our correspondent in Beirut")
         page.select_option("#urgency", "2")
@@ -170,7 +201,23 @@ def shoot(base: str, token: str, out: Path, chromium: str) -> None:
         still(page)
         page.screenshot(path=str(out / "desk.png"), full_page=True)
         print("wrote desk.png")
+        if contributor:
+            queue_shot(page, base, contributor, out / "desk-queue.png")
         browser.close()
+
+
+def queue_shot(page: Page, base: str, contributor: str, path: Path) -> None:
+    """The desk's approval queue with two stringers' submissions, the second just arrived."""
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {contributor}"}) as http:
+        for body in ({"text": "Ferry service to the islands suspended until further notice",
+                      "source": "Port authority", "urgency": 3,
+                      "note": "Confirmed by phone with the harbour master"},
+                     {"text": "Bridge on the coast road reopened after inspection",
+                      "source": "Roads agency"}):
+            http.post("/api/v1/feeds/en/items", json=body).raise_for_status()
+            page.wait_for_selector(f"#approvals li:has-text({body['text']!r})")
+    page.locator("#approval-card").screenshot(path=str(path))
+    print("wrote", path.name)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,13 @@ from ticker.config import Settings, load_settings
 from ticker.hub import Hub
 from ticker.metrics import Metrics
 from ticker.newsroom import Newsroom
+from ticker.presence import bind_gauge, open_presence
 from ticker.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from ticker.reach.service import Reach
 from ticker.relay import Relay
+from ticker.revocation import open_deny_list
 from ticker.runtime import Runtime
+from ticker.scheduler import Scheduler
 from ticker.session import Sessions
 from ticker.transports.fanout import Fanout
 from ticker.web.middleware import middleware
@@ -58,10 +61,36 @@ def build_runtime(settings: Settings) -> Runtime:
         "gap_events": lambda: relay.gaps_filled,
         "reconnects": lambda: float(getattr(broker, "reconnects", 0)),
     })
-    return Runtime(settings=settings, broker=broker, hub=hub, fanout=fanout, relay=relay,
-                   newsroom=Newsroom(broker, limiter), verifier=Verifier(settings.secret),
-                   metrics=metrics, limiter=limiter, sessions=sessions,
-                   reach=Reach(settings, broker, metrics.registry, seen=hub.last_seq))
+    scheduler = Scheduler(broker, [f.id for f in settings.feeds])
+    metrics.bind({"scheduled_fired": lambda: scheduler.fired})
+    deny_list = open_deny_list(settings.broker_url, settings.redis_prefix)
+    runtime = Runtime(settings=settings, broker=broker, hub=hub, fanout=fanout, relay=relay,
+                      newsroom=Newsroom(broker, limiter),
+                      verifier=Verifier(settings.secret, deny_list.is_revoked),
+                      metrics=metrics, limiter=limiter, sessions=sessions, scheduler=scheduler,
+                      deny_list=deny_list,
+                      reach=Reach(settings, broker, metrics.registry, seen=hub.last_seq))
+    runtime.presence = open_presence(settings.broker_url, settings.redis_prefix,
+                                     runtime.local_readers)
+    bind_gauge(metrics.registry, [f.id for f in settings.feeds], runtime.local_readers)
+    _wire_desk(runtime)
+    return runtime
+
+
+def _wire_desk(runtime: Runtime) -> None:
+    """The desk's notices reach this node's desk streams: from the embedded broker directly,
+    or from the feeds' desk channels on Redis."""
+    from ticker.brokers.memory import MemoryBroker
+    from ticker.brokers.redis_keys import feed_keys
+    from ticker.desk import DeskWire
+
+    settings = runtime.settings
+    if isinstance(runtime.broker, MemoryBroker):
+        runtime.broker.on_desk = runtime.desk.deliver
+        return
+    channels = {f.id: feed_keys(settings.redis_prefix, f.id).desk for f in settings.feeds}
+    runtime.desk_wire = DeskWire(settings.broker_url, channels, runtime.desk.deliver,
+                                 runtime.desk.resync)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -69,8 +98,14 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Runtime]]:
+        await runtime.deny_list.start()
         await runtime.relay.start()
         runtime.fanout.start()
+        runtime.scheduler.start()  # after the relay: the broker is started
+        if runtime.presence is not None:
+            await runtime.presence.start()
+        if runtime.desk_wire is not None:
+            await runtime.desk_wire.start()
         if runtime.reach is not None:
             await runtime.reach.start()
         # what start-up built lives as long as the process: keep it out of every garbage
@@ -82,11 +117,17 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield {"ticker": runtime}
         finally:
+            if runtime.presence is not None:
+                await runtime.presence.aclose()
+            if runtime.desk_wire is not None:
+                await runtime.desk_wire.aclose()
+            await runtime.scheduler.aclose()
             if runtime.reach is not None:
                 await runtime.reach.aclose()
             await runtime.fanout.stop()
             await runtime.relay.aclose()
             await runtime.limiter.aclose()
+            await runtime.deny_list.aclose()
 
     app = Starlette(routes=build_routes(), lifespan=lifespan, exception_handlers=HANDLERS,
                     middleware=middleware(settings))

@@ -1,4 +1,5 @@
-"""``ticker serve`` and ``ticker token create``: argument parsing and start-up messages only."""
+"""``ticker serve``, ``ticker token create`` and ``ticker token revoke``: argument parsing and
+start-up messages only."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from ticker import auth
+from ticker.brokers.base import BrokerUnavailableError
 from ticker.config import ConfigError, Settings, load_settings
 
 DEFAULT_TTL = "30d"
@@ -29,9 +31,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     token_commands = token.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser("create", help="print a token signed with TICKER_SECRET")
     create.add_argument("--sub", required=True, help="who the token belongs to")
-    create.add_argument("--role", required=True, choices=["correspondent", "editor"])
+    create.add_argument("--role", required=True, choices=list(auth.ROLES))
     create.add_argument("--feeds", required=True, help="comma-separated feeds, e.g. en,ar")
     create.add_argument("--ttl", default=DEFAULT_TTL, help="lifetime: 30d, 12h, 15m, 60s")
+    revoke = token_commands.add_parser(
+        "revoke", help="refuse a token on every node sharing REDIS_URL, until it expires")
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("--token", help="the whole token (checked with TICKER_SECRET)")
+    which.add_argument("--jti", help="the token's id (its jti claim)")
     from ticker.reach.webhooks import ping
 
     ping.add_command(commands)
@@ -41,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return ping.run(args)
         if args.command == "serve":
             return _serve(args)
+        if args.token_command == "revoke":
+            return _token_revoke(args)
         return _token_create(args)
     except (ConfigError, ValueError) as exc:
         print(f"ticker: {exc}", file=sys.stderr)
@@ -56,6 +65,44 @@ def _token_create(args: argparse.Namespace) -> int:
         raise ValueError("--feeds: name at least one feed")
     print(auth.issue(secret, sub=args.sub, role=args.role, feeds=feeds,
                      ttl=auth.parse_ttl(args.ttl)))
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from ticker.revocation import RedisDenyList
+    from ticker.stamp import rfc3339
+
+    settings = load_settings()
+    if settings.embedded:
+        raise ValueError("token revoke needs REDIS_URL: the embedded broker's deny list lives "
+                         "inside the running server; use POST /api/v1/tokens/revoke there")
+    if args.token is not None:
+        if not settings.secret:
+            raise ValueError("TICKER_SECRET is not set: it is needed to read --token")
+        jti, exp = auth.Verifier(settings.secret).identify(args.token)
+    else:
+        jti, exp = args.jti, auth.jti_expiry(args.jti)
+
+    async def revoke() -> str:
+        deny_list = RedisDenyList(settings.broker_url, settings.redis_prefix)
+        try:
+            return (await deny_list.revoke(jti, exp)).status
+        finally:
+            await deny_list.aclose()
+
+    try:
+        status = asyncio.run(revoke())
+    except BrokerUnavailableError as exc:
+        print(f"ticker: nothing was revoked: {exc}", file=sys.stderr)
+        return 1
+    if status == "full":
+        print("ticker: the deny list is full; rotate TICKER_SECRET instead", file=sys.stderr)
+        return 1
+    said = {"revoked": "revoked", "already": "was already revoked",
+            "expired": "has expired already"}[status]
+    print(f"{jti} {said}; refused until {rfc3339(exp * 1000)}")
     return 0
 
 

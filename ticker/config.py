@@ -51,6 +51,7 @@ def default_feeds() -> list[FeedConfig]:
 class Limits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     text_max: int = 400
     source_max: int = 120
+    note_max: int = 500
     regions_max: int = 8
     url_max: int = 2048
     body_max: int = 16 * 1024

@@ -19,7 +19,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-EVENT_TYPES = ("item", "update", "retract")
+EVENT_TYPES = ("item", "update", "retract", "pin")
 TRANSPORTS = ("ws", "sse")
 # Rejections that operators alert on; others appear on their first occurrence.
 USUAL_REJECTIONS = (400, 401, 403, 404, 409, 413, 415, 422, 429, 431, 503)
@@ -33,6 +33,8 @@ PLAIN_COUNTERS: dict[str, tuple[str, str]] = {
     "log_reads": ("ticker_log_reads", "Broker log reads for gaps and resumes older than the ring"),
     "gap_events": ("ticker_gap_events_filled",
                    "Events dispatched from the log after a gap or a reconnect"),
+    "scheduled_fired": ("ticker_scheduled_transitions_fired",
+                        "Embargoes and expiries this node fired (its scheduler won the claim)"),
 }
 
 

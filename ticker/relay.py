@@ -97,8 +97,9 @@ class Relay:
     def _observe(self, feed: str) -> None:
         """Count the dispatch and how long after the broker's stamp it happened."""
         self.metrics.dispatched.labels(feed).inc()
-        item = self.hub.feeds[feed].ring[-1].item
-        if item is not None:
+        last = self.hub.feeds[feed].ring[-1]
+        item = last.item
+        if item is not None and last.kind != "pin":  # a pin event stamps nothing
             stamped = datetime.fromisoformat(item.updated_at).timestamp()
             lag = max(0.0, time.time() - stamped)
             self.metrics.latency.observe(lag)

@@ -11,6 +11,11 @@ characters (C0/C1, including newlines and tabs), bidi embedding/override/isolate
 or spoof content (U+200B, U+2060–U+2064, U+FEFF, U+180E), lone surrogates, private-use or
 unassigned code points. ZWJ/ZWNJ (U+200C/U+200D) and the directional marks LRM/RLM/ALM are
 allowed: Arabic, Persian and emoji need them.
+
+Times (``embargoed_until``, ``expires``) are RFC 3339 with a time zone; they are normalised to
+UTC with milliseconds (``2026-05-01T12:00:00.000Z``), the form the server stamps. ``expires``
+must lie in the future, and after ``embargoed_until`` when both are given; ``embargoed_until``
+may lie in the past (the item is then published at once).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,14 +31,19 @@ import msgspec
 
 from ticker.config import FeedConfig, Limits
 from ticker.errors import InvalidInput, MalformedJSON
-from ticker.model import FieldError, Filter, PatchBody, PublishBody
+from ticker.model import FieldError, Filter, PatchBody, PinBody, PublishBody
+from ticker.stamp import ms_of, now_ms, rfc3339
 
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _INVISIBLE = frozenset("\u200b\u2060\u2061\u2062\u2063\u2064\ufeff\u180e")
 # Patterns are used with ``fullmatch``: ``$`` would also match before a final newline.
 _LANG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}")
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")  # ASCII digits only: ``str.isdigit`` accepts "²"
+_RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})")
+_ITEM_ID = re.compile(r"[0-9a-f]{1,64}")
 _json = msgspec.json.Decoder()
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _text_problem(text: str) -> str | None:
@@ -76,6 +87,24 @@ def check_url(value: str, limit: int) -> str | None:
     if not parts.hostname:
         return "must name a host"
     return None
+
+
+def clean_time(value: str | None) -> tuple[str | None, str | None]:
+    """An RFC 3339 time with a zone → (UTC with milliseconds, None), or (None, reason)."""
+    if value is None:
+        return None, None
+    match = _RFC3339.fullmatch(value)
+    if not match:
+        return None, "must be an RFC 3339 time with a time zone, e.g. 2026-05-01T12:00:00Z"
+    if int(match.group(1)[:4]) < 1970:
+        return None, "must not be before 1970"
+    day, clock, fraction, zone = match.groups()
+    zone = "+00:00" if zone in ("Z", "z") else zone
+    try:
+        moment = datetime.fromisoformat(f"{day}T{clock}.{(fraction or '').ljust(6, '0')[:6]}{zone}")
+        return rfc3339((moment - _EPOCH) // timedelta(milliseconds=1)), None
+    except (ValueError, OverflowError, OSError):
+        return None, "is not a valid date and time (up to year 9999, UTC)"
 
 
 class _Collector:
@@ -130,6 +159,10 @@ def _check_fields(col: _Collector, feed: FeedConfig, limits: Limits, *, partial:
                 ((None, err) if (err := check_url(v, limits.url_max)) else (v, None))),
         "lang": (str | None, lambda v: (v, None) if v is None or _LANG.fullmatch(v)
                  else (None, "must be a BCP 47 language tag such as 'en' or 'ar-LB'")),
+        "embargoed_until": (str | None, clean_time),
+        "expires": (str | None, clean_time),
+        "note": (str | None, lambda v: (None, None) if v is None
+                 else clean_text(v, limit=limits.note_max, required=False)),
     }
     for name in allowed:
         if name not in col.raw:
@@ -178,14 +211,36 @@ def _check_regions(col: _Collector, feed: FeedConfig, limits: Limits) -> None:
         col.values["regions"] = list(dict.fromkeys(values))
 
 
-_PUBLISH_FIELDS = ("text", "source", "urgency", "category", "regions", "url", "lang")
-_PATCH_FIELDS = ("text", "source", "urgency", "category", "regions", "url")
+_PUBLISH_FIELDS = ("text", "source", "urgency", "category", "regions", "url", "lang",
+                   "embargoed_until", "expires", "note")
+_PATCH_FIELDS = ("text", "source", "urgency", "category", "regions", "url", "expires",
+                 "embargoed_until", "note")
+
+
+def check_times(embargoed_until: str | None, expires: str | None, now: int | None = None,
+                path: str = "$.expires") -> str | None:
+    """Why ``expires`` cannot be used with ``embargoed_until`` at ``now`` (ms), or ``None``."""
+    if expires is None:
+        return None
+    if ms_of(expires) <= (now_ms() if now is None else now):
+        return "must be in the future"
+    if embargoed_until is not None and ms_of(expires) <= ms_of(embargoed_until):
+        return "must be after embargoed_until"
+    return None
+
+
+def _check_times(col: _Collector) -> None:
+    if "expires" in col.values:
+        problem = check_times(col.values.get("embargoed_until"), col.values["expires"])
+        if problem:
+            col.fail("$.expires", problem)
 
 
 def decode_publish(body: bytes, feed: FeedConfig, limits: Limits) -> PublishBody:
     """Decode and validate a publish body; raise ``MalformedJSON`` or ``InvalidInput``."""
     col = _Collector(_decode_object(body))
     _check_fields(col, feed, limits, partial=False, allowed=_PUBLISH_FIELDS)
+    _check_times(col)
     if col.errors:
         raise InvalidInput(col.errors)
     return msgspec.convert(col.values, PublishBody)
@@ -195,11 +250,28 @@ def decode_patch(body: bytes, feed: FeedConfig, limits: Limits) -> PatchBody:
     """Decode and validate a correction; at least one field must be given."""
     col = _Collector(_decode_object(body))
     _check_fields(col, feed, limits, partial=True, allowed=_PATCH_FIELDS)
+    _check_times(col)
     if not col.errors and not col.raw:
         col.fail("$", f"give at least one of: {', '.join(_PATCH_FIELDS)}")
     if col.errors:
         raise InvalidInput(col.errors)
     return msgspec.convert(col.values, PatchBody)
+
+
+def decode_pin(body: bytes) -> PinBody:
+    """``{"id": ITEM_ID}`` for ``PUT …/pin``."""
+    col = _Collector(_decode_object(body))
+    for key in col.raw:
+        if key != "id":
+            col.fail(f"$.{key}", "is not a known field")
+    ok, value = col.typed("id", str)
+    if "id" not in col.raw:
+        col.fail("$.id", "is required")
+    elif ok and not _ITEM_ID.fullmatch(value):
+        col.fail("$.id", "must be an item id as the server assigned it")
+    if col.errors:
+        raise InvalidInput(col.errors)
+    return PinBody(id=value)
 
 
 def query_int(params: Mapping[str, str], name: str, low: int, high: int) -> int | None:

@@ -18,7 +18,9 @@ def test_widget_script_is_served_for_cross_origin_use(server: TickerServer) -> N
     assert r.headers["access-control-allow-origin"] == "*"
     assert "max-age=" in r.headers["cache-control"]
     assert "customElements.define" in r.text
-    assert len(r.content) < 20_480  # docs/widget.md promises a small script
+    # docs/widget.md promises a small script: 24 KiB unminified, since it follows the editorial
+    # lifecycle (held, released, pinned items) too
+    assert len(r.content) < 24_576
     again = server.http.get("/widget.js", headers={"If-None-Match": r.headers["etag"]})
     assert again.status_code == 304
     assert again.content == b""

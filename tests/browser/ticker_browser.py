@@ -118,7 +118,7 @@ class TickerServer:
     ) -> dict[str, Any]:
         r = self.http.post(f"/api/v1/feeds/{feed}/items", json={"text": text, **fields},
                            headers=self._auth(token))
-        assert r.status_code == 201, r.text
+        assert r.status_code == (202 if "embargoed_until" in fields else 201), r.text
         item: dict[str, Any] = r.json()
         return item
 
@@ -134,6 +134,27 @@ class TickerServer:
         assert r.status_code == 200, r.text
         item: dict[str, Any] = r.json()
         return item
+
+    def act(self, method: str, path: str, body: dict[str, Any] | None = None,
+            expect: int = 200) -> Any:
+        """An editor's lifecycle call (``/hold``, ``/release``, ``/pin``, …) under
+        ``/api/v1/feeds/``; its JSON answer, if any."""
+        r = self.http.request(method, f"/api/v1/feeds/{path}", json=body,
+                              headers=self._auth(None))
+        assert r.status_code == expect, r.text
+        return r.json() if r.content else None
+
+    def hold(self, feed: str, item_id: str) -> Any:
+        return self.act("POST", f"{feed}/items/{item_id}/hold")
+
+    def release(self, feed: str, item_id: str) -> Any:
+        return self.act("POST", f"{feed}/items/{item_id}/release")
+
+    def pin(self, feed: str, item_id: str) -> Any:
+        return self.act("PUT", f"{feed}/pin", {"id": item_id})
+
+    def unpin(self, feed: str) -> Any:
+        return self.act("DELETE", f"{feed}/pin")
 
     def latest(self, feed: str, limit: int = 100) -> list[dict[str, Any]]:
         r = self.http.get(f"/api/v1/feeds/{feed}/items", params={"limit": limit})

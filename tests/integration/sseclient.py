@@ -44,11 +44,11 @@ class SseReader:
         raise EOFError("the stream ended")
 
     async def events(self, count: int) -> list[SseEvent]:
-        """The next ``count`` item/update/retract events."""
+        """The next ``count`` item/update/retract/pin events."""
         got: list[SseEvent] = []
         while len(got) < count:
             event = await self.next()
-            if event.event in ("item", "update", "retract"):
+            if event.event in ("item", "update", "retract", "pin"):
                 got.append(event)
         return got
 

@@ -39,7 +39,7 @@ from ticker.brokers.redis_keys import feed_keys
 from ticker.codec import event_decoder, item_decoder
 from ticker.cursor import Cursor
 from ticker.model import Item, ItemDraft, ItemEvent, RetractEvent, UpdateEvent
-from ticker.stamp import event_json, rfc3339, stamp_new, stamp_updated
+from ticker.stamp import item_event, retract_event, rfc3339, stamp_new, stamp_updated
 
 # The fixtures live beside this module (tests/integration/conftest.py belongs to the server
 # tests); binding them here makes pytest find them.
@@ -116,7 +116,7 @@ async def test_item_and_event_layout_match_stamp(make_broker: BrokerFactory) -> 
     cursor = f"{published.epoch}:{published.seq}"
     assert Cursor.parse(cursor) == (published.epoch, published.seq)
     [entry] = (await broker.read("en", published.epoch, 0, 10)).entries
-    assert entry.data == event_json("item", cursor, "en", item.id, published.item)
+    assert entry.data == item_event("item", cursor, published.item)
     event = event_decoder.decode(entry.data)
     assert isinstance(event, ItemEvent) and event.cursor == cursor and event.item == item
 
@@ -129,15 +129,14 @@ async def test_item_and_event_layout_match_stamp(make_broker: BrokerFactory) -> 
     assert (new.id, new.published_at, new.version) == (item.id, item.published_at, 2)
     assert ms_of(new.updated_at) >= ms
     [entry] = (await broker.read("en", published.epoch, 1, 10)).entries
-    assert entry.data == event_json("update", f"{updated.epoch}:2", "en", item.id, updated.item)
+    assert entry.data == item_event("update", f"{updated.epoch}:2", updated.item)
     assert isinstance(event_decoder.decode(entry.data), UpdateEvent)
 
     body = changed(updated.item, status="canceled", version=3)
     retracted = await broker.publish("en", Change("retract", body, item.id, 2))
     assert retracted.status == "published" and retracted.item is not None
     [entry] = (await broker.read("en", published.epoch, 2, 10)).entries
-    assert entry.data == event_json("retract", f"{retracted.epoch}:3", "en", item.id,
-                                    retracted.item)
+    assert entry.data == retract_event(f"{retracted.epoch}:3", "en", item.id, "retracted")
     event = event_decoder.decode(entry.data)
     assert isinstance(event, RetractEvent) and (event.feed, event.id) == ("en", item.id)
 
@@ -398,23 +397,32 @@ async def test_items_whose_events_left_the_window_are_dropped(make_broker: Broke
 
 async def test_latest_pinned_and_desk_items_outlive_the_window(make_broker: BrokerFactory) -> None:
     broker = await make_broker(history=2, latest_max=3, item_retention=2)
-    # (lifecycle states and pins as the item JSON carries them: "pinned", a desk "status")
-    pinned = await broker.publish(  # seq 1
-        "en", Change("item", draft("pinned")[:-1] + b',"pinned":true}'))
-    held = await broker.publish("en", Change("item", draft("held", status="withheld")))  # seq 2
-    pinned_id, held_id = (json.loads(r.item or b"{}")["id"] for r in (pinned, held))
-    items = await publish_items(broker, 5)  # seq 3 to 7; the latest are seq 5, 6, 7
-    assert await broker.get_item("en", pinned_id) is not None
-    assert await broker.get_item("en", held_id) is not None
-    assert await broker.get_item("en", items[0].id) is None  # seq 3: out of both
-    for kept in items[2:]:  # among the latest, although seq 5 left the window
-        assert await broker.get_item("en", kept.id) is not None
+    pinned = await broker.publish("en", Change("item", draft("pinned")))  # seq 1
+    assert pinned.item is not None
+    pinned_id = item_decoder.decode(pinned.item).id
+    await broker.publish("en", Change("pin", item_id=pinned_id))  # seq 2
+    held = await broker.publish("en", Change("item", draft("held")))  # seq 3
+    assert held.item is not None
+    held_id = item_decoder.decode(held.item).id
+    await broker.publish("en", Change(  # seq 4
+        "hold", changed(held.item, status="withheld"), held_id, 1))
+    scheduled = await broker.publish("en", Change(  # no event
+        "draft", draft("scheduled", status="scheduled"), live=draft("scheduled"),
+        embargo_ms=2**50))
+    assert scheduled.item is not None
+    scheduled_id = item_decoder.decode(scheduled.item).id
+    items = await publish_items(broker, 5)  # seq 5 to 9; the latest are seq 7, 8, 9
+    for kept in (pinned_id, held_id, scheduled_id):
+        assert await broker.get_item("en", kept) is not None
+    assert await broker.get_item("en", items[0].id) is None  # seq 5: out of both
+    for kept_item in items[2:]:  # among the latest, although seq 7 left the window
+        assert await broker.get_item("en", kept_item.id) is not None
     # one found among the latest is looked at again a window later; by then it left the latest
-    await publish_items(broker, 6)  # seq 8 to 13
+    await publish_items(broker, 6)  # seq 10 to 15
     for gone in items:
         assert await broker.get_item("en", gone.id) is None
-    assert await broker.get_item("en", pinned_id) is not None
-    assert await broker.get_item("en", held_id) is not None
+    for kept in (pinned_id, held_id, scheduled_id):
+        assert await broker.get_item("en", kept) is not None
 
 
 async def test_items_are_kept_forever_without_a_retention(make_broker: BrokerFactory) -> None:
@@ -697,7 +705,7 @@ async def test_every_key_of_a_feed_shares_its_hash_tag(make_redis_broker: Broker
     assert names and all(re.fullmatch(re.escape(prefix) + r"\{(en|ar)\}:[a-z]+(:[0-9a-f]{64})?",
                                       name) for name in names), names
     assert {name.split(":")[-1] for name in names if ":idem:" not in name} == {
-        "meta", "log", "items", "latest", "retention"}
+        "meta", "log", "items", "latest", "retention", "history"}
 
 
 def test_a_prefix_with_braces_is_refused() -> None:

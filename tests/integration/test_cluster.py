@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,3 +156,37 @@ async def test_failover_of_a_feeds_primary_loses_nothing(
             publisher.cancel()
             with contextlib.suppress(BaseException):
                 await publisher
+
+
+async def test_revocation_reader_counts_and_the_desk_on_a_cluster(
+        cluster: tuple[LocalCluster, Server, Server]) -> None:
+    """Issue 13's parts on Redis Cluster: the deny list's and the desk's notices are published
+    from scripts (broadcast to every shard's subscribers), reader counts are read with one MGET
+    under one hash tag."""
+    from tests.integration.test_contributions import auth, desk_stream, next_of
+    from tests.integration.test_presence import readers_on, settled_readers, wait_counts
+    from tests.integration.test_revocation import probe, refused_after
+
+    _, one, two = cluster
+    editor, stringer = token("erin", "editor"), token("carla", "contributor", "en")
+    lost, kept = token("amal", "correspondent"), token("amal", "correspondent")
+    async with httpx.AsyncClient(base_url=one.url, timeout=10) as on_one, \
+            httpx.AsyncClient(base_url=two.url, timeout=10) as on_two:
+        assert await probe(on_two, lost) == 404
+        start = time.monotonic()
+        assert (await on_one.post("/api/v1/tokens/revoke", json={"token": lost},
+                                  headers=auth(editor))).status_code == 200
+        await refused_after(on_two, lost, start)
+        assert await probe(on_two, kept) == 404
+
+        before = await settled_readers(on_one, on_two, "es")
+        async with readers_on(two, ["es", "es"]):
+            await wait_counts(on_one, {"es": before + 2})
+
+        async with desk_stream(two.url, editor) as desk:
+            await next_of(desk, "queue")
+            sent = await on_one.post("/api/v1/feeds/en/items", json={"text": "via the cluster"},
+                                     headers=auth(stringer))
+            assert sent.status_code == 202, sent.text
+            notice = await next_of(desk, "desk")
+            assert (notice.data["action"], notice.data["id"]) == ("submitted", sent.json()["id"])

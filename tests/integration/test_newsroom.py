@@ -68,7 +68,7 @@ async def test_correction_and_retraction_reach_websocket_and_sse_past_filters(
         assert [e["type"] for e in ws_events] == ["update", "retract"]
         assert ws_events[0]["item"] == corrected
         assert ws_events[1] == {"type": "retract", "cursor": ws_events[1]["cursor"],
-                                "feed": "en", "id": item["id"]}
+                                "feed": "en", "id": item["id"], "reason": "retracted"}
         assert [(e.event, e.id) for e in sse_events] == [
             (e["type"], e["cursor"]) for e in ws_events]
         # the retracted item stays readable by id and leaves the latest list

@@ -24,7 +24,7 @@ async def recv(ws: ClientConnection, wait: float = RECV_TIMEOUT) -> dict[str, An
 
 
 async def recv_events(ws: ClientConnection, count: int) -> list[dict[str, Any]]:
-    """The next ``count`` events (item/update/retract), skipping pings."""
+    """The next ``count`` events (item/update/retract/pin), skipping pings."""
     events: list[dict[str, Any]] = []
     while len(events) < count:
         message = await recv(ws)

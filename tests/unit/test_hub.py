@@ -13,7 +13,7 @@ from ticker.brokers.base import Entry, Head, LogSlice
 from ticker.cursor import Cursor
 from ticker.hub import Hub, Outbox, Outcome
 from ticker.model import Filter
-from ticker.stamp import event_json, stamp_new
+from ticker.stamp import item_event, retract_event, stamp_new
 
 EPOCH = "abc123"
 
@@ -52,8 +52,8 @@ def make_entry(seq: int, *, category: str | None = None, regions: list[str] | No
                              "version": 1, "status": "usable"}
     if category:
         draft["category"] = category
-    ident, item = stamp_new(msgspec.json.encode(draft), 1_700_000_000_000 + seq, seq)
-    return Entry(seq, event_json("item", f"{EPOCH}:{seq}", "en", ident, item))
+    _ident, item = stamp_new(msgspec.json.encode(draft), 1_700_000_000_000 + seq, seq)
+    return Entry(seq, item_event("item", f"{EPOCH}:{seq}", item))
 
 
 def new_hub(ring: int = 100, entries: int = 0) -> tuple[Hub, list[Entry]]:
@@ -146,7 +146,7 @@ def test_filters_apply_to_new_items_but_never_to_corrections_or_retractions() ->
     hub.dispatch("en", EPOCH, make_entry(1, category="politics", urgency=1))
     hub.dispatch("en", EPOCH, make_entry(2, category="sports", urgency=5))
     hub.dispatch("en", EPOCH, make_entry(3, category="sports", urgency=2))
-    retract = event_json("retract", f"{EPOCH}:4", "en", "x", b"")
+    retract = retract_event(f"{EPOCH}:4", "en", "x", "retracted")
     hub.dispatch("en", EPOCH, Entry(4, retract))
     flush(hub)
     got = [(m["type"], m.get("cursor")) for m in reader.messages()[2:]]
@@ -352,13 +352,12 @@ def make_update(seq: int, of: Entry, **changes: Any) -> Entry:
     """A correction of the item in ``of`` (version + 1, with ``changes``), at ``seq``."""
     event = msgspec.json.decode(of.data)
     item = {**event["item"], **changes, "version": event["item"]["version"] + 1}
-    return Entry(seq, event_json("update", f"{EPOCH}:{seq}", "en", item["id"],
-                                 msgspec.json.encode(item)))
+    return Entry(seq, item_event("update", f"{EPOCH}:{seq}", msgspec.json.encode(item)))
 
 
 def make_retract(seq: int, of: Entry) -> Entry:
     item_id = msgspec.json.decode(of.data)["item"]["id"]
-    return Entry(seq, event_json("retract", f"{EPOCH}:{seq}", "en", item_id, b""))
+    return Entry(seq, retract_event(f"{EPOCH}:{seq}", "en", item_id, "retracted"))
 
 
 def test_corrections_reach_only_readers_whose_filter_passed_a_version_of_the_item() -> None:

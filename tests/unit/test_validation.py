@@ -77,6 +77,34 @@ def test_any_body_is_either_valid_or_a_clear_422(body: dict[str, object]) -> Non
         assert 1 <= len(decoded.text) <= LIMITS.text_max and 1 <= decoded.urgency <= 9
 
 
+def test_times_are_rfc3339_with_a_zone_normalised_to_utc_milliseconds() -> None:
+    body = decode_publish(json.dumps({
+        "text": "x", "embargoed_until": "2999-05-01t14:00:00.123456+02:00",
+        "expires": "2999-05-01T12:00:01Z", "note": "  keep an eye on it  "}).encode(),
+        FEED, LIMITS)
+    assert body.embargoed_until == "2999-05-01T12:00:00.123Z"
+    assert body.expires == "2999-05-01T12:00:01.000Z" and body.note == "keep an eye on it"
+    past_embargo = decode_publish(b'{"text": "x", "embargoed_until": "2001-01-01T00:00:00Z"}',
+                                  FEED, LIMITS)
+    assert past_embargo.embargoed_until == "2001-01-01T00:00:00.000Z"  # published at once
+
+
+def test_bad_times_and_notes_are_each_listed() -> None:
+    assert paths({"text": "x", "embargoed_until": "2999-05-01 12:00", "expires": 5,
+                  "note": "n" * 501}) == ["$.embargoed_until", "$.expires", "$.note"]
+    assert paths({"text": "x", "expires": "2001-01-01T00:00:00Z"}) == ["$.expires"]
+    assert paths({"text": "x", "embargoed_until": "2999-01-01T00:00:00Z",
+                  "expires": "2998-01-01T00:00:00Z"}) == ["$.expires"]
+    assert paths({"text": "x", "expires": "1969-12-31T23:59:59Z"}) == ["$.expires"]
+
+
+def test_patch_takes_note_expires_and_embargo() -> None:
+    patch = decode_patch(b'{"note": null, "expires": null, "embargoed_until": '
+                         b'"2999-01-01T00:00:00Z"}', FEED, LIMITS)
+    assert patch.note is None and patch.expires is None
+    assert patch.embargoed_until == "2999-01-01T00:00:00.000Z"
+
+
 @pytest.mark.parametrize("lang", ["en\n", "ar-LB\n", "en\r\n"])
 def test_a_language_tag_must_match_whole(lang: str) -> None:
     assert paths({"text": "x", "lang": lang}) == ["$.lang"]

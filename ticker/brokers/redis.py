@@ -51,8 +51,11 @@ from redis.backoff import EqualJitterBackoff
 from ticker.brokers.base import (
     Change,
     Entry,
+    Fired,
     Head,
     Idempotency,
+    ItemRecord,
+    Kind,
     LogSlice,
     OnEvent,
     OnResync,
@@ -98,7 +101,7 @@ return {epoch, seq, 1, entries}
 """
 
 # KEYS: meta, log, latest, items. ARGV: candidate epoch, items, tail.
-# Returns {epoch, seq, item JSONs oldest first, XREVRANGE entries newest first}.
+# Returns {epoch, seq, item JSONs oldest first, XREVRANGE entries newest first, pinned item}.
 _HEAD_LUA = _OPEN_LUA + """
 local want, tail = tonumber(ARGV[2]), tonumber(ARGV[3])
 local items = {}
@@ -115,10 +118,29 @@ local entries = {}
 if tail > 0 then
   entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', tail)
 end
-return {epoch, seq, items, entries}
+local pinned = false
+local pinned_id = redis.call('HGET', KEYS[1], 'pinned')
+if pinned_id then
+  local item = redis.call('HGET', KEYS[4], pinned_id)
+  if item then
+    pinned = '{"pinned":true,' .. string.sub(item, 2)
+  end
+end
+return {epoch, seq, items, entries, pinned}
 """
 
-_STATUSES = frozenset({"published", "duplicate", "mismatch", "conflict", "not_found", "canceled"})
+# KEYS: items, notes, meta. ARGV: item id. Returns {item JSON, note, pinned (0/1)}.
+_RECORD_LUA = """
+local item = redis.call('HGET', KEYS[1], ARGV[1])
+if not item then
+  return {false, false, 0}
+end
+local pinned = redis.call('HGET', KEYS[3], 'pinned') == ARGV[1] and 1 or 0
+return {item, redis.call('HGET', KEYS[2], ARGV[1]), pinned}
+"""
+
+_STATUSES = frozenset({"published", "duplicate", "mismatch", "conflict", "not_found", "canceled",
+                       "illegal"})
 
 ListenerState = Literal["idle", "connecting", "connected", "reconnecting", "closed"]
 
@@ -195,6 +217,7 @@ class RedisBroker:
         self._publish = self._redis.register_script(PUBLISH_LUA)  # EVALSHA, loads on NOSCRIPT
         self._slice = self._redis.register_script(_SLICE_LUA)
         self._head = self._redis.register_script(_HEAD_LUA)
+        self._record = self._redis.register_script(_RECORD_LUA)
         self._channels: dict[bytes, str] = {}  # subscribed channel → feed
         self._on_event: OnEvent | None = None  # the node's live delivery callback
         self._on_resync: OnResync | None = None  # the node's "read the log now" callback
@@ -286,23 +309,47 @@ class RedisBroker:
 
     async def publish(self, feed: str, change: Change,
                       idempotency: Idempotency | None = None) -> PublishResult:
+        result = (await self._step(feed, change, idempotency))[0]
+        if result is None:
+            raise RuntimeError("publish.lua answered 'idle' to a change")
+        return result
+
+    async def next_due(self, feed: str) -> int | None:
+        with _unavailable("next_due"):
+            first = await self._redis.zrangebyscore(feed_keys(self._prefix, feed).due, "-inf",
+                                                    "+inf", start=0, num=1, withscores=True)
+        return int(first[0][1]) if first else None
+
+    async def fire_due(self, feed: str) -> Fired:
+        result, next_ms = await self._step(feed, Change(cast(Kind, "due")), None)
+        return Fired(result, next_ms)
+
+    async def _step(self, feed: str, change: Change, idempotency: Idempotency | None,
+                    ) -> tuple[PublishResult | None, int | None]:
+        """Run publish.lua: the result (``None``: kind ``due`` found nothing due), and (kind
+        ``due``) when the next entry is due."""
         keys = feed_keys(self._prefix, feed)
-        names = [keys.meta, keys.log, keys.items, keys.latest, keys.retention]
+        names = [keys.meta, keys.log, keys.items, keys.latest, keys.notes, keys.drafts,
+                 keys.due, keys.expired, keys.retention, keys.history]
         fingerprint, ttl = "", 0
         if idempotency is not None:
             names.append(keys.idem(idempotency.scope, idempotency.key))
             fingerprint, ttl = idempotency.fingerprint, idempotency.ttl_seconds
-        expected = "" if change.expected_version is None else str(change.expected_version)
         args: list[bytes | str | int] = [
-            change.kind, change.body, change.item_id or "", expected, secrets.token_hex(6),
-            self._history, self._latest_max, keys.channel, feed, fingerprint, ttl,
-            self.notify_command, self._item_retention]
+            change.kind, change.body, change.item_id or "", _optional(change.expected_version),
+            secrets.token_hex(6), self._history, self._latest_max, keys.channel, feed,
+            fingerprint, ttl, self.notify_command, change.live, _optional(change.embargo_ms),
+            _optional(change.expires_ms), _optional(change.place_ms), _note_op(change.note),
+            change.by, self._item_retention, keys.desk, change.require_status or ""]
         with _unavailable("publish"):
-            status, epoch, seq, item = await self._publish(keys=names, args=args)
+            status, epoch, seq, item, *rest = await self._publish(keys=names, args=args)
         text = _text(status)
+        next_ms = int(float(rest[0])) if rest and rest[0] is not None else None
+        if text == "idle":
+            return None, next_ms
         if text not in _STATUSES:
             raise RuntimeError(f"publish.lua returned an unknown status {text!r}")
-        return PublishResult(cast(PublishStatus, text), _text(epoch), int(seq), item)
+        return PublishResult(cast(PublishStatus, text), _text(epoch), int(seq), item), next_ms
 
     async def recall(self, feed: str, idempotency: Idempotency) -> PublishResult | None:
         keys = feed_keys(self._prefix, feed)
@@ -328,18 +375,52 @@ class RedisBroker:
     async def head(self, feed: str, items: int, tail: int) -> Head:
         keys = feed_keys(self._prefix, feed)
         with _unavailable("head"):
-            epoch, seq, latest, raw = await self._head(
+            epoch, seq, latest, raw, *pinned = await self._head(
                 keys=[keys.meta, keys.log, keys.latest, keys.items],
                 args=[secrets.token_hex(6), items, tail])
-        return Head(_text(epoch), int(seq), list(latest), _entries(raw)[::-1])
+        return Head(_text(epoch), int(seq), list(latest), _entries(raw)[::-1],
+                    pinned[0] if pinned else None)
 
     async def get_item(self, feed: str, item_id: str) -> bytes | None:
         with _unavailable("get_item"):
             item = await self._redis.hget(feed_keys(self._prefix, feed).items, item_id)
         return cast("bytes | None", item)
 
+    async def item_record(self, feed: str, item_id: str) -> ItemRecord | None:
+        keys = feed_keys(self._prefix, feed)
+        with _unavailable("item_record"):
+            data, note, pinned = await self._record(
+                keys=[keys.items, keys.notes, keys.meta], args=[item_id])
+        if data is None:
+            return None
+        return ItemRecord(data, None if note is None else _text(note), bool(pinned))
+
+    async def get_items(self, feed: str, item_ids: list[str]) -> list[bytes | None]:
+        if not item_ids:
+            return []
+        with _unavailable("get_items"):
+            found = await self._redis.hmget(feed_keys(self._prefix, feed).items, item_ids)
+        return cast("list[bytes | None]", found)
+
     async def latest(self, feed: str, limit: int) -> list[bytes]:
         return (await self.head(feed, limit, 0)).items
+
+    async def queue(self, feed: str) -> list[ItemRecord]:
+        """(issue 13) The desk items are the drafts' ids; ids sort by time."""
+        keys = feed_keys(self._prefix, feed)
+        with _unavailable("queue"):
+            ids = sorted(cast("list[bytes]", await self._redis.hkeys(keys.drafts)))
+            if not ids:
+                return []
+            found = cast("list[bytes | None]", await self._redis.hmget(keys.items, ids))
+            notes = await self._redis.hmget(keys.notes, ids)
+        return [ItemRecord(data, None if note is None else _text(note), False)
+                for data, note in zip(found, notes, strict=True) if data is not None]
+
+    async def history(self, feed: str, item_id: str) -> bytes | None:
+        with _unavailable("history"):
+            found = await self._redis.hget(feed_keys(self._prefix, feed).history, item_id)
+        return cast("bytes | None", found)
 
     # -- live delivery -----------------------------------------------------------------------
 
@@ -500,6 +581,17 @@ class RedisBroker:
             callback()
         except Exception:
             logger.exception("broker callback failed")
+
+
+def _optional(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def _note_op(note: str | None) -> str:
+    """publish.lua's note argument: "" leave it, "-" remove it, "=text" set it."""
+    if note is None:
+        return ""
+    return "=" + note if note else "-"
 
 
 def _text(value: object) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 
+import msgspec
+
 from ticker import codec
 from ticker.brokers.base import Entry
 from ticker.hub.filters import Matcher, Version
@@ -15,11 +17,16 @@ class FeedState:
     """What a node knows about one feed, kept current from the events it dispatches.
 
     - ``ring``: the last ``ring_size`` events, so resumes are served from memory;
-    - ``latest``: the latest usable items (corrections applied, retractions removed), so a new
-      reader's snapshot costs no broker round trip; its unfiltered encoding is cached;
+    - ``latest``: the latest items on the air (corrections applied, retractions of any reason
+      removed, released items back in their place by time), so a new reader's snapshot costs no
+      broker round trip; its unfiltered encoding is cached;
+    - ``pinned``: the feed's pinned item (``pinned: true``), kept from ``pin`` events and the
+      corrections of that item; every snapshot carries it;
     - ``versions``: for the recent items this node saw from their first version, what a filter
       looks at in every version, so a correction goes only to readers that may have shown the
       item (an item not in it goes to every reader).
+
+    The order of ``latest`` is the broker's: by ``published_at``, then ``id``.
     """
 
     def __init__(self, feed: str, epoch: str, seq: int, ring_size: int, latest_max: int) -> None:
@@ -29,6 +36,7 @@ class FeedState:
         self.ring: deque[Prepared] = deque(maxlen=ring_size)  # recent events, in order
         self.latest: OrderedDict[str, tuple[Item, bytes]] = OrderedDict()  # id → item, json
         self.latest_max = latest_max
+        self.pinned: tuple[Item, bytes] | None = None  # the pinned item and its JSON
         self._snapshot_cache: dict[int, bytes] = {}  # size → encoded unfiltered snapshot JSON
         self.versions: OrderedDict[str, list[Version]] = OrderedDict()  # id → its versions
         self.versions_max = max(ring_size, latest_max)
@@ -38,14 +46,29 @@ class FeedState:
         return f"{self.epoch}:{self.seq}"
 
     def add_item(self, item: Item, data: bytes) -> None:
+        """On the air: at the end, or (a released item) in its place by time."""
+        if self.latest:
+            newest = next(reversed(self.latest.values()))[0]
+            if (item.published_at, item.id) < (newest.published_at, newest.id):
+                self._insert(item, data)
+                return
         self.latest[item.id] = (item, data)
         while len(self.latest) > self.latest_max:
             self.latest.popitem(last=False)
 
+    def _insert(self, item: Item, data: bytes) -> None:
+        entries = [*self.latest.values(), (item, data)]
+        entries.sort(key=lambda entry: (entry[0].published_at, entry[0].id))
+        self.latest = OrderedDict((entry[0].id, entry) for entry in entries[-self.latest_max:])
+
+    def set_pinned(self, data: bytes | None) -> None:
+        """The pinned item's JSON (with ``"pinned":true``), or ``None``."""
+        self.pinned = None if data is None else (codec.item_decoder.decode(data), data)
+
     def note_version(self, prepared: Prepared) -> None:
         """Remember what a filter looks at in a new item or a correction of a known one."""
         item = prepared.item
-        if item is None:
+        if item is None or prepared.kind == "pin":
             return
         version = (item.category, item.regions, item.urgency)
         if prepared.kind == "item":
@@ -69,6 +92,11 @@ class FeedState:
         elif prepared.kind == "update" and item is not None:
             if item.id in self.latest:
                 self.latest[item.id] = (item, codec.encode(item))
+            if self.pinned is not None and self.pinned[0].id == item.id:
+                pinned = msgspec.structs.replace(item, pinned=True)
+                self.pinned = (pinned, codec.encode(pinned))
+        elif prepared.kind == "pin":
+            self.pinned = None if item is None else (item, codec.encode(item))
         elif prepared.retracted_id is not None:
             self.latest.pop(prepared.retracted_id, None)
 
@@ -99,7 +127,8 @@ class FeedState:
                 chosen.append(data)
         chosen.reverse()
         head = f'{{"type":"snapshot","feed":"{self.feed}","cursor":"{self.cursor}","items":['
-        encoded = head.encode() + b",".join(chosen) + b"]}"
+        pinned = self.pinned[1] if self.pinned is not None else b"null"
+        encoded = head.encode() + b",".join(chosen) + b'],"pinned":' + pinned + b"}"
         if matcher.everything:
             self._snapshot_cache[size] = encoded
         return encoded

@@ -99,6 +99,7 @@ class Hub:
         for data in head.items:
             item = codec.item_decoder.decode(data)
             state.add_item(item, data)
+        state.set_pinned(head.pinned)
         for entry in head.tail:
             prepared = Prepared(entry.seq, entry.data)
             state.ring.append(prepared)
@@ -140,8 +141,9 @@ class Hub:
                 elif sub.matcher.everything or prepared.matches(sub.matcher):
                     push(outbox, frame if outbox.fmt == "ws" else prepared.sse)
             return Outcome.DISPATCHED
-        # a correction or retraction: for whoever may have shown a version of the item
-        versions = state.versions.get(prepared.item_id)
+        # a correction or retraction: for whoever may have shown a version of the item (a pin:
+        # for every reader)
+        versions = None if prepared.kind == "pin" else state.versions.get(prepared.item_id)
         for outbox, sub in self.subscribers[feed].items():
             if sub.pending is not None:
                 sub.pending.append(prepared)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ticker import codec
 from ticker.hub.filters import Matcher
-from ticker.model import Item, RetractEvent
+from ticker.model import Item, PinEvent, RetractEvent
 
 
 class Prepared:
@@ -17,13 +17,16 @@ class Prepared:
         event = codec.event_decoder.decode(data)
         self.seq = seq  # position in the feed's log
         self.data = data  # the event JSON, as stamped by the broker
-        self.kind = event.__struct_config__.tag  # "item" | "update" | "retract"
+        self.kind = event.__struct_config__.tag  # "item" | "update" | "retract" | "pin"
         self.cursor = event.cursor
-        self.item: Item | None
+        self.item: Item | None  # the item; for "pin" the pinned one (None: unpinned)
         self.retracted_id: str | None
         if isinstance(event, RetractEvent):
             self.item, self.retracted_id = None, event.id
             self.item_id: str = event.id  # the item the event is about
+        elif isinstance(event, PinEvent):
+            self.item, self.retracted_id = event.item, None
+            self.item_id = event.id or ""
         else:
             self.item, self.retracted_id = event.item, None
             self.item_id = event.item.id

@@ -1,15 +1,24 @@
 """The wire types: the single source of truth for what ticker sends and accepts."""
 
-from ticker.model.bodies import PatchBody, PublishBody
+from ticker.model.bodies import PatchBody, PinBody, PublishBody
 from ticker.model.envelopes import (
     EventsSince,
     EventsSinceOf,
     Health,
     LatestItems,
     LatestItemsOf,
+    PinState,
+    PinStateOf,
     Ready,
 )
-from ticker.model.events import Event, ItemEvent, RetractEvent, UpdateEvent
+from ticker.model.events import (
+    Event,
+    ItemEvent,
+    PinEvent,
+    RetractEvent,
+    RetractReason,
+    UpdateEvent,
+)
 from ticker.model.feeds import FeedInfo
 from ticker.model.frames import (
     ClientFrame,
@@ -22,10 +31,21 @@ from ticker.model.frames import (
     Unsubscribe,
     Unsubscribed,
 )
-from ticker.model.item import Item, ItemDraft, Status
+from ticker.model.item import (
+    DESK_STATUSES,
+    OFF_AIR_STATUSES,
+    PUBLIC_STATUSES,
+    Item,
+    ItemDraft,
+    Status,
+    Tombstone,
+)
 from ticker.model.problem import FieldError, Problem
 
 __all__ = [
+    "DESK_STATUSES",
+    "OFF_AIR_STATUSES",
+    "PUBLIC_STATUSES",
     "ClientFrame",
     "ErrorFrame",
     "Event",
@@ -41,15 +61,21 @@ __all__ = [
     "LatestItems",
     "LatestItemsOf",
     "PatchBody",
+    "PinBody",
+    "PinEvent",
+    "PinState",
+    "PinStateOf",
     "Ping",
     "Problem",
     "PublishBody",
     "Ready",
     "RetractEvent",
+    "RetractReason",
     "Snapshot",
     "Status",
     "Subscribe",
     "Subscribed",
+    "Tombstone",
     "Unsubscribe",
     "Unsubscribed",
     "UpdateEvent",

@@ -23,6 +23,12 @@ class LatestItemsOf(msgspec.Struct, Generic[ItemT], frozen=True, kw_only=True):
     feed: str
     cursor: str
     items: list[ItemT]
+    pinned: ItemT | None = None
+
+
+class PinStateOf(msgspec.Struct, Generic[ItemT], frozen=True, kw_only=True):
+    feed: str
+    pinned: ItemT | None
 
 
 class EventsSinceOf(msgspec.Struct, Generic[ItemT, EventT], frozen=True, kw_only=True,
@@ -35,8 +41,13 @@ class EventsSinceOf(msgspec.Struct, Generic[ItemT, EventT], frozen=True, kw_only
 
 
 class LatestItems(LatestItemsOf[Item], frozen=True, kw_only=True):
-    """``GET /api/v1/feeds/{feed}/items`` without ``since``: the latest items, newest last;
-    live events continue after ``cursor``."""
+    """``GET /api/v1/feeds/{feed}/items`` without ``since``: the latest items, newest last, and
+    the feed's pinned item (``null``: none); live events continue after ``cursor``."""
+
+
+class PinState(PinStateOf[Item], frozen=True, kw_only=True):
+    """``PUT`` and ``DELETE /api/v1/feeds/{feed}/pin``: the feed's pinned item now (with its
+    note, for the editor), or ``null``."""
 
 
 class EventsSince(EventsSinceOf[Item, Event], frozen=True, kw_only=True, omit_defaults=True):

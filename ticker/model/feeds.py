@@ -14,3 +14,4 @@ class FeedInfo(msgspec.Struct, frozen=True, kw_only=True):
     direction: Literal["ltr", "rtl"]
     categories: list[str]
     regions: list[str]
+    readers: int = 0  # readers subscribed across every node, at most 5 s old

@@ -48,9 +48,12 @@ class Unsubscribed(
 
 
 class Snapshot(msgspec.Struct, frozen=True, kw_only=True, tag="snapshot", tag_field="type"):
+    """The latest items (newest last), and the feed's pinned item (``null``: none)."""
+
     feed: str
     cursor: str
     items: list[Item]
+    pinned: Item | None = None
 
 
 class Ping(msgspec.Struct, frozen=True, tag="ping", tag_field="type"):

@@ -1,4 +1,5 @@
-// The correspondent desk: publish, correct and retract items through the public HTTP API.
+// The correspondent desk: publish, correct, retract, hold, release, pin and schedule items
+// through the public HTTP API.
 import "../widget.js";
 
 const $ = (id) => document.getElementById(id);
@@ -10,13 +11,35 @@ const h = (tag, props = {}, ...children) => {
 };
 const TOKEN_KEY = "ticker.desk.token";
 const TEXT_MAX = 400;
-const EDITABLE = ["text", "source", "urgency", "url"];
+const EDITABLE = ["text", "source", "urgency", "url", "expires", "embargoed_until", "note"];
+const TIMES = ["expires", "embargoed_until"]; // datetime-local inputs, sent as RFC 3339 UTC
+const WAITING = ["scheduled", "submitted"]; // desk-only statuses: listed under "Scheduled"
 
 let feeds = [];
 let claims = null;
 let pending = null; // {key, json, feed, token}: reused while the same item is retried
 let busy = false;
+let pinnedId = null; // the feed's pinned item, as the live ticker below reports it
 const mine = new Map(); // items published or changed in this tab, by id
+
+// <input type="datetime-local"> speaks local wall-clock time; the API speaks RFC 3339 UTC
+const fromLocal = (v) => {
+  const d = v ? new Date(v) : null;
+  return d && !Number.isNaN(+d) ? d.toISOString() : null;
+};
+const toLocal = (iso) => {
+  const d = iso ? new Date(iso) : null;
+  if (!d || Number.isNaN(+d)) return "";
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+};
+const clock = (iso) => new Date(iso).toLocaleString([], { dateStyle: "short", timeStyle: "medium" });
+// "in 4 min 05 s": what a countdown says about a time `ms` from now
+function countdown(ms) {
+  if (ms <= 0) return "due now";
+  const s = Math.ceil(ms / 1000), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const pad = (n) => String(n).padStart(2, "0");
+  return h ? `in ${h} h ${pad(m)} min` : m ? `in ${m} min ${pad(r)} s` : `in ${r} s`;
+}
 
 function newKey() {
   if (crypto.randomUUID) return crypto.randomUUID();
@@ -37,6 +60,7 @@ function decodeClaims(token) {
 const token = () => $("token").value.trim();
 const mayWrite = (f) => !claims || !Array.isArray(claims.feeds) || claims.feeds.includes(f) || claims.feeds.includes("*");
 const mayEdit = (it) => !claims || claims.role === "editor" || it.author === claims.sub;
+const isEditor = () => !claims || claims.role === "editor";
 
 function setToken(value, persist) {
   $("token").value = value;
@@ -125,6 +149,13 @@ function feedChanged() {
     live.setAttribute(k, v);
   }
   for (const t of ["ticker-item", "ticker-update", "ticker-retract"]) live.addEventListener(t, refreshSoon);
+  for (const t of ["ticker-snapshot", "ticker-pin"]) {
+    live.addEventListener(t, (e) => {
+      pinnedId = e.detail.pinned?.id ?? e.detail.item?.id ?? null;
+      renderRecent(lastItems);
+    });
+  }
+  pinnedId = null;
   $("live").replaceChildren(live);
   loadRecent();
 }
@@ -144,6 +175,12 @@ function collect() {
   body.regions = [...document.querySelectorAll('#regions input:checked')].map((i) => i.value);
   const url = $("url").value.trim();
   if (url) body.url = url;
+  for (const name of TIMES) {
+    const v = $(name).value;
+    if (v) body[name] = fromLocal(v) ?? v; // an unreadable time goes as typed: the server names it
+  }
+  const note = $("note").value.trim();
+  if (note) body.note = note;
   return body;
 }
 
@@ -182,11 +219,14 @@ async function publish(event) {
     if (res.ok) {
       pending = null;
       mine.set(data.id, data);
-      for (const id of ["text", "source", "url"]) $(id).value = "";
+      for (const id of ["text", "source", "url", "note", ...TIMES]) $(id).value = "";
       count();
       notice.className = "notice ok";
-      notice.textContent = res.status === 200 ? "Already published: this was a retry of the same item." : "Published.";
+      notice.textContent = res.status === 200 ? "Already published: this was a retry of the same item."
+        : data.status === "scheduled" ? `Scheduled: goes live at ${clock(data.embargoed_until)}.`
+          : data.status === "submitted" ? "Submitted: an editor will review it." : "Published.";
       renderRecent(lastItems);
+      renderQueue();
       refreshSoon();
     } else {
       if (![408, 429, 500, 502, 503, 504].includes(res.status)) pending = null;
@@ -202,33 +242,63 @@ async function publish(event) {
 }
 
 let lastItems = [];
+let queued = []; // scheduled and submitted items, from the queue endpoint
+let hasQueue = true; // false once the server answered 404: it has no queue endpoint
 let refreshTimer = 0;
 function refreshSoon() { clearTimeout(refreshTimer); refreshTimer = setTimeout(loadRecent, 300); }
+
+const authHeaders = () => (token() ? { Authorization: `Bearer ${token()}` } : {});
 
 async function loadRecent() {
   const feed = $("feed").value;
   if (!feed) return;
   try {
-    const res = await fetch(api(`api/v1/feeds/${encodeURIComponent(feed)}/items?limit=100`));
+    // with a token valid for the feed the answer carries the desk's notes too
+    let res = await fetch(api(`api/v1/feeds/${encodeURIComponent(feed)}/items?limit=100`), { headers: authHeaders() });
+    if (res.status === 401 || res.status === 403) res = await fetch(api(`api/v1/feeds/${encodeURIComponent(feed)}/items?limit=100`));
     const j = await res.json();
     if (!res.ok) throw new Error(j.detail || j.title || res.status);
     lastItems = (Array.isArray(j) ? j : j.items || []).filter((x) => x && x.id);
+    if (j && "pinned" in j) pinnedId = j.pinned?.id ?? null;
     $("recent-status").textContent = "";
   } catch (err) {
     $("recent-status").textContent = `Could not load recent items (${err.message}).`;
     $("recent-status").className = "notice bad";
   }
   renderRecent(lastItems);
+  loadQueue();
 }
+
+// The feed's queue (GET …/queue); a server without it, or no token: what this tab scheduled.
+async function loadQueue() {
+  const feed = $("feed").value;
+  queued = [];
+  if (feed && token() && hasQueue) {
+    try {
+      const res = await fetch(api(`api/v1/feeds/${encodeURIComponent(feed)}/queue`), { headers: authHeaders() });
+      if (res.status === 404) hasQueue = false;
+      if (res.ok) {
+        queued = ((await res.json()).items || []).filter((x) => x && x.id);
+        const ids = new Set(queued.map((x) => x.id));
+        // this tab's waiting items that the queue no longer has went live or were cancelled
+        for (const [id, it] of mine) if (it.feed === feed && WAITING.includes(it.status) && !ids.has(id)) mine.delete(id);
+      }
+    } catch { /* shown from this tab's own items below */ }
+  }
+  renderQueue();
+}
+
+// Is `it` (as this tab last saw it) newer than `other` (as the server last listed it)?
+const newer = (it, other) => !other || (it.version || 0) > (other.version || 0) ||
+  (it.updated_at || "") > (other.updated_at || "");
 
 function renderRecent(items) {
   const feed = $("feed").value;
   const all = $("all-authors").checked;
   const byId = new Map(items.map((i) => [i.id, i]));
-  for (const [id, it] of mine) {
-    if (it.feed === feed && (!byId.has(id) || (byId.get(id).version || 0) < (it.version || 0) || it.status === "canceled")) byId.set(id, it);
-  }
+  for (const [id, it] of mine) if (it.feed === feed && newer(it, byId.get(id))) byId.set(id, it);
   const list = [...byId.values()]
+    .filter((it) => !WAITING.includes(it.status))
     .filter((it) => all || !claims || it.author === claims.sub)
     .sort((a, b) => (b.published_at || "").localeCompare(a.published_at || ""))
     .slice(0, 30);
@@ -238,36 +308,107 @@ function renderRecent(items) {
   if (!list.length) $("recent").append(h("li", { className: "hint", textContent: "Nothing published yet." }));
 }
 
+function renderQueue() {
+  const feed = $("feed").value;
+  const byId = new Map(queued.map((i) => [i.id, i]));
+  const onAir = new Set(lastItems.map((x) => x.id));
+  for (const [id, it] of mine) { // this tab's own changes may be newer than the last read
+    if (it.feed !== feed || !newer(it, byId.get(id))) continue;
+    if (WAITING.includes(it.status) && !onAir.has(id)) byId.set(id, it);
+    else byId.delete(id);
+  }
+  const list = [...byId.values()].filter((it) => it.status !== "submitted").sort((a, b) => // submitted: "Awaiting approval"
+    (a.embargoed_until || a.published_at || "").localeCompare(b.embargoed_until || b.published_at || ""));
+  const editing = new Map([...$("queue").querySelectorAll("li.editing")].map((li) => [li.dataset.id, li]));
+  $("queue").replaceChildren(...list.map((it) => editing.get(it.id) || itemRow(it)));
+  if (!list.length) $("queue").append(h("li", { className: "hint", textContent: "Nothing scheduled." }));
+  tick();
+}
+
+// Every second: the countdowns. When a scheduled item's time has come, the lists are read again
+// once for it (the live ticker's item event usually comes first).
+const looked = new Set();
+function tick() {
+  let due = false;
+  for (const el of document.querySelectorAll("[data-at]")) {
+    const ms = Date.parse(el.dataset.at) - Date.now();
+    el.textContent = countdown(ms);
+    const id = el.closest("#queue li")?.dataset.id;
+    if (ms <= 0 && id && !looked.has(id)) { looked.add(id); due = true; }
+  }
+  if (due) setTimeout(loadRecent, 1500);
+}
+
+function statusText(it) {
+  if (it.status === "canceled") return " · retracted";
+  if (it.status === "withheld") return " · held";
+  if (it.status === "scheduled") return " · scheduled";
+  if (it.status === "submitted") return " · awaiting an editor";
+  return it.id === pinnedId ? " · pinned" : "";
+}
+
 function itemRow(it) {
   const when = new Date(it.published_at);
   const meta = `${Number.isNaN(+when) ? "" : when.toLocaleTimeString()} · urgency ${it.urgency}` +
-    `${it.category ? ` · ${it.category}` : ""} · v${it.version} · ${it.author}${it.status === "canceled" ? " · retracted" : ""}`;
+    `${it.category ? ` · ${it.category}` : ""} · v${it.version} · ${it.author}${statusText(it)}`;
   const text = h("p", { className: "text" });
   if (it.source) text.append(h("bdi", { textContent: it.source }), ": ");
   text.append(h("bdi", { textContent: it.text }));
-  const li = h("li", { className: it.status === "canceled" ? "canceled" : "" },
+  const li = h("li", { className: [it.status !== "usable" && it.status, it.id === pinnedId && "pinned"].filter(Boolean).join(" ") },
     h("p", { className: "meta", textContent: meta }), text);
   li.dataset.id = it.id;
-  if (it.status !== "canceled" && mayEdit(it)) {
-    const correct = h("button", { type: "button", className: "correct", textContent: "Correct" });
-    const retract = h("button", { type: "button", className: "retract", textContent: "Retract" });
-    const notice = h("p", { className: "notice", role: "status" });
-    correct.addEventListener("click", () => openEditor(li, it, notice));
-    let armed = 0;
-    retract.addEventListener("click", async () => {
-      if (!armed) { // two presses, so a stray tap cannot pull a story
-        retract.textContent = "Press again to retract";
-        armed = setTimeout(() => { armed = 0; retract.textContent = "Retract"; }, 5000);
-        return;
-      }
-      clearTimeout(armed);
-      retract.disabled = true;
-      await change("DELETE", it, null, li, notice);
-      retract.disabled = false;
-    });
-    li.append(h("div", { className: "row" }, correct, retract), notice);
+  li.dataset.status = it.status;
+  const times = [];
+  if (it.status === "scheduled" && it.embargoed_until) times.push(["embargo", "Goes live", it.embargoed_until]);
+  if (it.expires && it.status !== "canceled") times.push(["expiry", "Expires", it.expires]);
+  for (const [cls, label, at] of times) {
+    const left = h("span", { className: "count" });
+    left.dataset.at = at;
+    li.append(h("p", { className: `hint ${cls}` }, `${label} ${clock(at)} — `, left));
   }
+  if (it.note) li.append(h("p", { className: "hint note" }, h("strong", { textContent: "Note: " }), h("bdi", { textContent: it.note })));
+  if (it.status !== "canceled" && mayEdit(it)) li.append(...actions(li, it));
+  li.append(...historyToggle(it));
   return li;
+}
+
+// The buttons a row gets: what the item's status allows and the token may do.
+function actions(li, it) {
+  const notice = h("p", { className: "notice", role: "status" });
+  const button = (cls, label, run) => {
+    const b = h("button", { type: "button", className: cls, textContent: label });
+    b.addEventListener("click", async () => { b.disabled = true; await run(b); b.disabled = false; });
+    return b;
+  };
+  const item = `api/v1/feeds/${encodeURIComponent(it.feed)}/items/${encodeURIComponent(it.id)}`;
+  const pin = `api/v1/feeds/${encodeURIComponent(it.feed)}/pin`;
+  const row = [h("button", { type: "button", className: "correct", textContent: "Correct" })];
+  row[0].addEventListener("click", () => openEditor(li, it, notice));
+  if (isEditor() && it.status === "usable") {
+    row.push(button("hold", "Hold", () => change("POST", `${item}/hold`, it, null, li, notice, null, "Holding…")));
+    row.push(it.id === pinnedId
+      ? button("unpin", "Unpin", () => change("DELETE", pin, it, null, li, notice, null, "Unpinning…"))
+      : button("pin", "Pin", () => change("PUT", pin, it, { id: it.id }, li, notice, null, "Pinning…")));
+  }
+  if (isEditor() && it.status === "withheld") {
+    row.push(button("release", "Release", () => change("POST", `${item}/release`, it, null, li, notice, null, "Releasing…")));
+  }
+  const word = WAITING.includes(it.status) ? "Cancel" : "Retract";
+  const retract = h("button", { type: "button", className: "retract", textContent: word });
+  let armed = 0;
+  retract.addEventListener("click", async () => {
+    if (!armed) { // two presses, so a stray tap cannot pull a story
+      retract.textContent = `Press again to ${word.toLowerCase()}`;
+      armed = setTimeout(() => { armed = 0; retract.textContent = word; }, 5000);
+      return;
+    }
+    clearTimeout(armed);
+    retract.disabled = true;
+    await change("DELETE", item, it, null, li, notice, null, "Retracting…");
+    retract.disabled = false;
+  });
+  row.push(retract);
+  return [h("div", { className: "row" }, ...row), notice];
 }
 
 function openEditor(li, it, notice) {
@@ -284,11 +425,15 @@ function openEditor(li, it, notice) {
   };
   const urgency = h("select", {}, ...[1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => h("option", { value: String(n), textContent: String(n) })));
   urgency.value = String(it.urgency);
+  const when = (iso) => h("input", { type: "datetime-local", step: 1, value: toLocal(iso) });
   const form = h("form", { className: "edit", noValidate: true },
     field("text", "Text", h("textarea", { rows: 3, dir: "auto", value: it.text })),
     field("source", "Source", h("input", { type: "text", dir: "auto", value: it.source || "" })),
     field("urgency", "Urgency", urgency),
     field("url", "Link", h("input", { type: "url", value: it.url || "" })),
+    ...(WAITING.includes(it.status) ? [field("embargoed_until", "Embargo until", when(it.embargoed_until))] : []),
+    field("expires", "Expires at", when(it.expires)),
+    field("note", "Note for the desk", h("textarea", { rows: 2, dir: "auto", maxLength: 500, value: it.note || "" })),
     h("div", { className: "row" },
       h("button", { type: "submit", className: "primary", textContent: "Save correction" }),
       h("button", { type: "button", className: "cancel", textContent: "Cancel" })));
@@ -297,37 +442,46 @@ function openEditor(li, it, notice) {
     e.preventDefault();
     const body = {};
     for (const name of EDITABLE) {
-      const raw = form.elements[name].value;
-      const value = name === "urgency" ? Number(raw) : raw.trim();
-      const before = name === "urgency" ? it.urgency : it[name] || "";
+      const input = form.elements[name];
+      if (!input) continue;
+      const raw = input.value;
+      let value = name === "urgency" ? Number(raw) : raw.trim();
+      let before = name === "urgency" ? it.urgency : it[name] || "";
+      if (TIMES.includes(name)) { // compared as instants, sent as RFC 3339
+        before = toLocal(before);
+        if (value === before) continue;
+        value = value && (fromLocal(value) ?? value);
+      }
       if (value !== before) body[name] = value === "" && name !== "text" ? null : value;
     }
     if (!Object.keys(body).length) { notice.textContent = "Nothing changed."; notice.className = "notice"; return; }
     const button = form.querySelector('[type="submit"]');
     button.disabled = true;
-    await change("PATCH", it, body, li, notice, form);
+    await change("PATCH", `api/v1/feeds/${encodeURIComponent(it.feed)}/items/${encodeURIComponent(it.id)}`,
+      it, body, li, notice, form);
     button.disabled = false;
   });
   li.insertBefore(form, notice);
   form.elements.text.focus();
 }
 
-async function change(method, it, body, li, notice, form = null) {
+// One change to an item (or to the feed's pin) through the API; the rows follow the answer.
+async function change(method, path, it, body, li, notice, form = null, doing = "Saving…") {
   if (!token()) { fieldError(document.body, "token", "Paste your token first."); return; }
   if (form) clearErrors(form);
   notice.className = "notice";
-  notice.textContent = method === "DELETE" ? "Retracting…" : "Saving…";
+  notice.textContent = doing;
   try {
-    const headers = { Authorization: `Bearer ${token()}`, Accept: "application/json, application/problem+json" };
+    const headers = { ...authHeaders(), Accept: "application/json, application/problem+json" };
     if (body) headers["Content-Type"] = "application/json";
-    const res = await fetch(api(`api/v1/feeds/${encodeURIComponent(it.feed)}/items/${encodeURIComponent(it.id)}`), {
-      method, headers, body: body ? JSON.stringify(body) : undefined,
-    });
+    const res = await fetch(api(path), { method, headers, body: body ? JSON.stringify(body) : undefined });
     const data = await parse(res);
     if (!res.ok) return showProblem(form || li, notice, res, data);
-    mine.set(data.id, data);
+    if (path.endsWith("/pin")) pinnedId = method === "PUT" ? it.id : null; // the live ticker confirms it
+    else if (data && data.id === it.id && data.status) mine.set(data.id, data);
     li.classList.remove("editing");
     renderRecent(lastItems);
+    renderQueue();
     refreshSoon();
   } catch {
     notice.className = "notice bad";
@@ -347,6 +501,8 @@ async function main() {
   $("post-form").addEventListener("submit", publish);
   $("refresh").addEventListener("click", loadRecent);
   $("all-authors").addEventListener("change", () => renderRecent(lastItems));
+  $("tz").textContent = Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
+  setInterval(tick, 1000);
   try {
     const res = await fetch(api("api/v1/feeds"));
     const j = await res.json();
@@ -357,6 +513,187 @@ async function main() {
   }
   setToken(token(), $("remember").checked); // typed or pasted while the feeds loaded, or saved
   count();
+  followDesk();
+  setInterval(followDesk, 1000);
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) { unseen = 0; document.title = baseTitle; } });
+}
+
+// ---- The approval queue, the desk's live stream, history and reader counts (issue 13) --------
+// The desk's private stream (GET …/desk/events) is read with fetch(), because EventSource cannot
+// send the token: `queue` replaces the submissions shown, each `desk` notice updates one item
+// (and refreshes the other lists), `readers` is the feed's audience right now, `end` says the
+// token stopped being valid. A new submission is highlighted and the badge rings — no sound.
+
+const approvals = new Map(); // the feed's submitted items, by id
+const freshIds = new Set(); // submissions that just arrived: highlighted for a while
+let deskLive = null; // {key, controller, open, retryAt}: the stream being read
+let unseen = 0; // submissions that arrived while the tab was hidden (counted in the title)
+const baseTitle = document.title;
+const FRESH_MS = 8000;
+
+function renderApprovals() {
+  const list = [...approvals.values()].sort((a, b) => a.id.localeCompare(b.id)); // oldest first
+  const badge = $("approval-count");
+  badge.textContent = String(list.length);
+  badge.setAttribute("aria-label", `${list.length} waiting`);
+  badge.classList.toggle("zero", !list.length);
+  const editing = new Map([...$("approvals").querySelectorAll("li.editing")].map((li) => [li.dataset.id, li]));
+  $("approvals").replaceChildren(...list.map((it) => editing.get(it.id) || approvalRow(it)));
+  if (!list.length) $("approvals").append(h("li", { className: "hint", textContent: "Nothing waiting for approval." }));
+}
+
+// A submission: the desk's usual row (text, note, Edit and Cancel for its author or an editor)
+// with Approve and Reject for an editor.
+function approvalRow(it) {
+  const li = itemRow(it);
+  const edit = li.querySelector("button.correct");
+  if (edit) edit.textContent = "Edit";
+  if (freshIds.has(it.id)) li.classList.add("fresh");
+  if (isEditor()) {
+    const notice = h("p", { className: "notice", role: "status" });
+    const path = `api/v1/feeds/${encodeURIComponent(it.feed)}/items/${encodeURIComponent(it.id)}`;
+    const decide = (action, label, doing) => {
+      const b = h("button", { type: "button", className: action, textContent: label });
+      b.addEventListener("click", async () => {
+        b.disabled = true;
+        await change("POST", `${path}/${action}`, it, null, li, notice, null, doing);
+        b.disabled = false;
+        const now = mine.get(it.id);
+        if (now && now.status !== "submitted") { approvals.delete(it.id); renderApprovals(); }
+      });
+      return b;
+    };
+    const first = li.querySelector(".row, details.history"); // before Edit/Cancel and History
+    li.insertBefore(h("div", { className: "row decide" }, decide("approve", "Approve", "Approving…"),
+      decide("reject", "Reject", "Rejecting…")), first);
+    li.insertBefore(notice, first);
+  }
+  return li;
+}
+
+// A new submission: highlight its row for a while, ring the badge, count it in the title.
+function cue(id) {
+  freshIds.add(id);
+  setTimeout(() => {
+    freshIds.delete(id);
+    $("approvals").querySelector(`li[data-id="${CSS.escape(id)}"]`)?.classList.remove("fresh");
+  }, FRESH_MS);
+  const badge = $("approval-count");
+  badge.classList.add("pulse");
+  setTimeout(() => badge.classList.remove("pulse"), 1500);
+  if (document.hidden) document.title = `(${++unseen}) ${baseTitle}`;
+}
+
+// Every second: (re)open the stream when the token or the feed changed, or after it ended.
+function followDesk() {
+  const feed = $("feed").value, tok = token();
+  const key = feed && tok && claims && mayWrite(feed) ? `${feed}\n${tok}` : "";
+  if (deskLive && deskLive.key === key && (deskLive.open || Date.now() < deskLive.retryAt)) return;
+  if (!deskLive || deskLive.key !== key) {
+    deskLive?.controller.abort();
+    approvals.clear();
+    renderApprovals();
+    $("readers").textContent = "";
+  }
+  deskLive = null;
+  if (!key) return;
+  const state = { key, controller: new AbortController(), open: true, retryAt: 0 };
+  deskLive = state;
+  readDesk(feed, tok, state.controller.signal).then((wait) => {
+    state.open = false;
+    state.retryAt = Date.now() + wait;
+  });
+}
+
+// Reads one connection of the stream; resolves with how long to wait before the next one.
+async function readDesk(feed, tok, signal) {
+  const status = $("approvals-status");
+  try {
+    const res = await fetch(api(`api/v1/feeds/${encodeURIComponent(feed)}/desk/events`),
+      { headers: { Authorization: `Bearer ${tok}`, Accept: "text/event-stream" }, signal });
+    if (!res.ok) {
+      const data = await parse(res);
+      status.className = "notice bad";
+      status.textContent = `The live queue is not available: ${data?.detail || res.status}.`;
+      return res.status === 401 || res.status === 403 ? 30000 : 3000;
+    }
+    status.textContent = "";
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return 2000;
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let name = "message", data = "";
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event: ")) name = line.slice(7);
+          else if (line.startsWith("data: ")) data += line.slice(6);
+        }
+        if (data) onDesk(name, JSON.parse(data));
+      }
+    }
+  } catch {
+    return signal.aborted ? 0 : 3000;
+  }
+}
+
+function onDesk(name, data) {
+  if (name === "queue") {
+    approvals.clear();
+    for (const it of data.items) if (it.status === "submitted") approvals.set(it.id, it);
+    renderApprovals();
+  } else if (name === "desk") {
+    const it = data.item;
+    if (it.status === "submitted") approvals.set(it.id, it);
+    else approvals.delete(it.id);
+    if (data.action === "submitted") cue(it.id);
+    renderApprovals();
+    reloadHistory(it.id);
+    refreshSoon(); // the recent and scheduled lists follow too
+  } else if (name === "readers") {
+    $("readers").textContent = `${data.readers} ${data.readers === 1 ? "reader" : "readers"} on this feed now`;
+  } else if (name === "end") {
+    $("approvals-status").className = "notice bad";
+    $("approvals-status").textContent = `The live queue stopped: ${data.reason}.`;
+  }
+}
+
+// "History" under an item: every action on it, loaded when opened (a token valid for the feed).
+// Which ones are open survives the lists being redrawn.
+const openHistories = new Set();
+function historyToggle(it) {
+  if (!token() || !mayWrite(it.feed)) return [];
+  const list = h("ol");
+  const box = h("details", { className: "history" }, h("summary", { textContent: "History" }), list);
+  box.dataset.id = it.id;
+  box.dataset.feed = it.feed;
+  box.open = openHistories.has(it.id);
+  box.addEventListener("toggle", () => {
+    if (box.open) { openHistories.add(it.id); loadHistory(box); } else openHistories.delete(it.id);
+  });
+  return [box];
+}
+
+async function loadHistory(box) {
+  const list = box.querySelector("ol");
+  try {
+    const res = await fetch(api(`api/v1/feeds/${encodeURIComponent(box.dataset.feed)}/items/${encodeURIComponent(box.dataset.id)}/history`),
+      { headers: authHeaders() });
+    const data = await parse(res);
+    if (!res.ok) throw new Error(data?.detail || res.status);
+    list.replaceChildren(...data.history.map((e) => h("li", {},
+      `${e.action} by `, h("bdi", { textContent: e.by }), ` · ${clock(e.at)} · v${e.version}`)));
+  } catch (err) {
+    list.replaceChildren(h("li", { textContent: `Could not load the history (${err.message}).` }));
+  }
+}
+
+function reloadHistory(id) {
+  for (const box of document.querySelectorAll(`details.history[open][data-id="${CSS.escape(id)}"]`)) loadHistory(box);
 }
 
 main();

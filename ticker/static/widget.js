@@ -4,18 +4,21 @@ const BASE = new URL("./", import.meta.url);
 const SILENCE = 60000, CAP = 30000;
 const RTL = /^(ar|he|fa|ur|ps|yi|dv|sd|ug|ckb)\b/i;
 const T = {
-  en: ["BREAKING", "FLASH", "Pause", "Play", "Connecting", "Live", "Reconnecting", "Offline"],
-  ar: ["عاجل", "عاجل جدًا", "إيقاف مؤقت", "تشغيل", "جارٍ الاتصال", "مباشر", "جارٍ إعادة الاتصال", "غير متصل"],
-  es: ["ÚLTIMA HORA", "URGENTE", "Pausar", "Reanudar", "Conectando", "En directo", "Reconectando", "Sin conexión"],
+  en: ["BREAKING", "FLASH", "Pause", "Play", "Connecting", "Live", "Reconnecting", "Offline", "Pinned"],
+  ar: ["عاجل", "عاجل جدًا", "إيقاف مؤقت", "تشغيل", "جارٍ الاتصال", "مباشر", "جارٍ إعادة الاتصال", "غير متصل", "مثبت"],
+  es: ["ÚLTIMA HORA", "URGENTE", "Pausar", "Reanudar", "Conectando", "En directo", "Reconectando", "Sin conexión",
+    "Fijado"],
 };
 const STATES = ["connecting", "live", "reconnecting", "offline"];
 const CSS = `:host{display:block}:host([hidden]){display:none}
 .bar{--_bg:var(--ticker-bg,#fff);--_fg:var(--ticker-fg,#151515);--_mu:var(--ticker-muted,#595959);
---_fl:var(--ticker-flash,#b00020);--_sep:var(--ticker-separator,#d4d4d4);position:relative;display:flex;
+--_fl:var(--ticker-flash,#b00020);--_sep:var(--ticker-separator,#d4d4d4);--_pin:var(--ticker-pin,#0b4f8a);
+--_pinbg:var(--ticker-pin-bg,#eef4fb);position:relative;display:flex;
 min-height:2.5em;border-block:1px solid var(--_sep);color:var(--_fg);background:var(--_bg);
 font:var(--ticker-font-size,15px)/1.4 var(--ticker-font,system-ui,sans-serif)}
 .dark{--_bg:var(--ticker-bg,#141414);--_fg:var(--ticker-fg,#f1f1f1);--_mu:var(--ticker-muted,#b3b3b3);
---_fl:var(--ticker-flash,#ff8a80);--_sep:var(--ticker-separator,#3d3d3d)}
+--_fl:var(--ticker-flash,#ff8a80);--_sep:var(--ticker-separator,#3d3d3d);
+--_pin:var(--ticker-pin,#9cc3f5);--_pinbg:var(--ticker-pin-bg,#17212d)}
 :host([size=small]) .bar{font-size:var(--ticker-font-size,13px)}:host([size=large]) .bar{font-size:var(--ticker-font-size,19px)}
 .head{display:flex;align-items:center;gap:.5em;padding:0 .8em;background:var(--ticker-accent,#c8102e);
 color:var(--ticker-accent-fg,#fff);font-weight:700;letter-spacing:.03em;white-space:nowrap}
@@ -29,6 +32,9 @@ a{color:var(--ticker-link,inherit);text-decoration:none}a:hover,a:focus-visible{
 :focus-visible{outline:2px solid var(--ticker-focus,#1a73e8);outline-offset:-2px}
 .src{font-weight:650}.time{margin-inline-start:.6em;color:var(--_mu);font-size:.85em}.flash .txt{font-weight:700;color:var(--_fl)}
 .badge{margin-inline-end:.5em;padding:.1em .4em;border-radius:.2em;background:var(--_fl);color:var(--_bg);font-size:.75em;font-weight:700}
+.pinned{background:var(--_pinbg)}.pin{margin-inline-end:.5em;padding:.1em .4em;border-radius:.2em;background:var(--_pin);
+color:var(--_bg);font-size:.75em;font-weight:700}.slot{margin:0;padding:0;list-style:none}.slot:empty{display:none}
+[data-mode=list] .slot{border-bottom:2px solid var(--_pin)}
 .pause{min-width:2.75em;padding:0 .8em;border:0;border-inline-start:1px solid var(--_sep);background:none;color:inherit;font:inherit;cursor:pointer}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 [data-mode=list]{flex-direction:column}[data-mode=list] .head{padding:.4em .8em}[data-mode=list] .vp{overflow:visible}
@@ -36,8 +42,8 @@ a{color:var(--ticker-link,inherit);text-decoration:none}a:hover,a:focus-visible{
 [data-mode=list] .track{position:static;flex-direction:column;align-items:stretch;width:auto;transform:none!important}
 [data-mode=list] li+li{border-top:1px solid var(--_sep)}@media (prefers-reduced-motion:reduce){.track{transform:none!important}}`;
 const HTML = `<div class="bar" part="bar" role="region"><div class="head" part="header"><span class="label" part="label">
-</span><span class="dot" part="status" role="img"></span></div><div class="vp" part="viewport"><ul class="track"
-part="list" role="list"></ul></div><button class="pause" part="pause" type="button"></button><div class="sr"
+</span><span class="dot" part="status" role="img"></span></div><div class="vp" part="viewport"><ul class="slot"
+part="pinned" role="list"></ul><ul class="track" part="list" role="list"></ul></div><button class="pause" part="pause" type="button"></button><div class="sr"
 aria-live="polite"></div></div>`;
 const CONN = ["feed", "categories", "regions", "max-urgency", "transport", "server"];
 const meta = new Map(); // server base -> Promise<feed list>
@@ -75,13 +81,14 @@ function mount(host) {
     if (!sheet) { sheet = new CSSStyleSheet(); sheet.replaceSync(CSS); }
     root.adoptedStyleSheets = [sheet];
   } catch { root.prepend(el("style", null, CSS)); }
-  const [bar, label, dot, vp, track, btn, live] =
-    [".bar", ".label", ".dot", ".vp", ".track", ".pause", ".sr"].map((s) => root.querySelector(s));
+  const [bar, label, dot, vp, slot, track, btn, live] =
+    [".bar", ".label", ".dot", ".vp", ".slot", ".track", ".pause", ".sr"].map((s) => root.querySelector(s));
   const spacer = el("li", "spacer");
   spacer.setAttribute("aria-hidden", "true");
   const calm = matchMedia("(prefers-reduced-motion: reduce)"), dark = matchMedia("(prefers-color-scheme: dark)");
   const items = new Map();
-  let order = []; // ids, newest first
+  let order = []; // ids of the listed items, newest first (the pinned item is not among them)
+  let pin = null, wantPin = null, pinLi = null; // the pinned item; the pin asked for last; its <li>
   let cursor = null, ws = null, es = null, timer = 0, clock = 0, retry = 0, wsFails = 0, sse = false;
   let heard = 0, pinged = false, status = "", info = null, up = false;
   let x = 0, raf = 0, last = 0, hover = false, focus = false, held = false;
@@ -160,7 +167,7 @@ function mount(host) {
     const src = (es = new EventSource(u));
     let ok = false;
     src.onopen = () => { ok = true; heard = Date.now(); retry = 0; setStatus("live"); };
-    for (const type of ["item", "update", "retract", "snapshot", "ping"]) {
+    for (const type of ["item", "update", "retract", "pin", "snapshot", "ping"]) {
       src.addEventListener(type, (e) => {
         ok = true;
         heard = Date.now();
@@ -177,7 +184,7 @@ function mount(host) {
   const reconnect = () => { retry = 0; open(); };
   const tickle = () => {
     if ((ws || (es && pinged)) && Date.now() - heard > SILENCE) reconnect();
-    for (const el of track.querySelectorAll("time")) el.textContent = ago(el.dateTime, el.parentNode.lang);
+    for (const el of vp.querySelectorAll("time")) el.textContent = ago(el.dateTime, el.parentNode.lang);
   };
   const online = () => status !== "live" && reconnect();
   const offline = () => setStatus("offline");
@@ -187,7 +194,7 @@ function mount(host) {
     anim();
   };
 
-  // ---- events ----
+  // ---- events: the feed's state (items, order, pin), changed only by frames; the view follows ----
   const frame = (data, type, id) => {
     let m;
     try { m = JSON.parse(data); } catch { return; }
@@ -197,30 +204,44 @@ function mount(host) {
     const k = m.type;
     if (k === "subscribed" || k === "snapshot") {
       retry = wsFails = 0;
-      if (k === "snapshot") replace(m.items || []);
+      if (k === "snapshot") replace(m.items || [], m.pinned || null);
       if (k === "snapshot" || m.recovered) setStatus("live"); // else a snapshot follows
     } else if (k === "item" || k === "update") upsert(m.item, k === "item");
-    else if (k === "retract") remove(m.id);
+    else if (k === "retract") remove(m.id); // killed, held (withheld) or expired: it leaves either way
+    else if (k === "pin") setPin(m.id ?? null, m.item);
     else if (k === "error") { // e.g. an unknown feed or filter: nothing will come, so say so
       console.warn("breaking-ticker:", m.code, m.message);
       if (status !== "live") setStatus("offline");
       emit("error", { code: m.code, message: m.message });
     }
   };
-  const replace = (list) => {
+  const onAir = (it) => it && (it.status ?? "usable") === "usable";
+  // newest first: by the time it went live, then by id (ids sort in log order)
+  const newer = (p, q) => (p.published_at === q.published_at ? p.id > q.id : p.published_at > q.published_at);
+  const slotOf = (it) => { // where `it` belongs in `order`
+    const i = order.findIndex((o) => newer(it, items.get(o)));
+    return i < 0 ? order.length : i;
+  };
+  const replace = (list, pinned) => {
     items.clear();
     order = [];
+    wantPin = null;
     const f = filter();
-    for (const it of list) {
-      if (it.status !== "canceled" && match(it, f) && !items.has(it.id)) { items.set(it.id, it); order.unshift(it.id); }
-    }
+    pin = onAir(pinned) ? pinned : null; // the desk's choice for every reader: no filter applies
+    for (const it of list) if (onAir(it) && match(it, f) && !items.has(it.id) && it.id !== pin?.id) place(it);
     trim();
     render();
-    emit("snapshot", { items: order.map((i) => items.get(i)), cursor });
+    emit("snapshot", { items: order.map((i) => items.get(i)), pinned: pin, cursor });
   };
   const upsert = (it, fresh) => {
     if (!it) return;
-    if (it.status === "canceled") return remove(it.id);
+    if (!onAir(it)) return remove(it.id);
+    if (pin?.id === it.id) { // a correction of the pinned item
+      if (it.version < pin.version) return;
+      pin = it;
+      if (pinLi) fill(pinLi, it, true); // in place, as any correction
+      return emit("update", { item: it });
+    }
     const old = items.get(it.id);
     if (old) { // a correction (or a repeat): change it in place
       if (it.version < old.version) return;
@@ -229,27 +250,42 @@ function mount(host) {
       if (li) fill(li, it);
       return emit("update", { item: it });
     }
-    if (!fresh || !match(it)) return;
-    items.set(it.id, it);
-    order.unshift(it.id);
-    const li = make(it);
-    if (listMode()) track.prepend(li);
-    else { // next to enter the strip: before the first item not yet in view
-      const w = vp.clientWidth;
-      track.insertBefore(li, [...track.children].find((c) => c === spacer || pos(c) - x >= w));
-    }
-    trim();
-    fit();
-    anim();
-    live.textContent = `${name()}: ${it.source ? `${it.source}: ` : ""}${it.text}`;
+    // new, released from a hold, or gone live at its embargo: in its place by time
+    if (!fresh || !match(it) || !enlist(it)) return;
+    if (order[0] === it.id) live.textContent = `${name()}: ${it.source ? `${it.source}: ` : ""}${it.text}`;
     emit("item", { item: it });
   };
-  const remove = (id) => {
-    if (!items.delete(id)) return;
+  const place = (it) => { items.set(it.id, it); order.splice(slotOf(it), 0, it.id); };
+  const enlist = (it) => { // into the list and the view; false when the limit leaves it out
+    place(it);
+    trim();
+    return items.has(it.id) && (added(it), true);
+  };
+  const unlist = (id) => {
+    if (!items.delete(id)) return false;
     order = order.filter((i) => i !== id);
     drop(find(id));
+    return true;
+  };
+  const remove = (id) => { // held, killed or expired; the pinned item is then unpinned too
+    if (pin?.id === id) { pin = null; showPin(); emit("pin", { item: null }); } else if (!unlist(id)) return;
     emit("retract", { id });
   };
+  const setPin = async (id, given) => {
+    if ((pin?.id ?? null) === id) return;
+    wantPin = id;
+    // a listed item moves up to the pinned place; the event carries it, or else it is read by id
+    const next = id === null ? null : (given?.id === id && given) || items.get(id) || await fetchItem(id);
+    if (wantPin !== id) return; // another pin, or a new snapshot, came meanwhile
+    const old = pin;
+    unlist(id);
+    pin = onAir(next) ? next : null;
+    if (old && match(old)) enlist(old); // unpinned: back in the list, in its place by time
+    showPin();
+    emit("pin", { item: pin });
+  };
+  const fetchItem = (id) => fetch(new URL(`api/v1/feeds/${encodeURIComponent(feed())}/items/${encodeURIComponent(id)}`,
+    base())).then((r) => (r.ok ? r.json() : null)).catch(() => null);
   const trim = () => {
     const max = Math.max(1, parseInt(a("limit"), 10) || 20);
     while (order.length > max) {
@@ -258,16 +294,8 @@ function mount(host) {
       drop(find(id));
     }
   };
-  const drop = (li) => {
-    if (!li) return;
-    if (li === track.firstChild) x = 0;
-    li.remove();
-    fit();
-    move();
-  };
-  const find = (id) => [...track.children].find((c) => c.dataset.id === id);
 
-  // ---- rendering ----
+  // ---- rendering: the DOM follows the state above ----
   const loadInfo = async () => {
     const f = feed(), list = await feeds(String(base()));
     if (f === feed()) { info = list.find((i) => i.id === f); paint(); }
@@ -286,31 +314,73 @@ function mount(host) {
     btn.setAttribute("aria-label", btn.title);
     btn.setAttribute("aria-pressed", held);
     btn.textContent = held ? "\u25B6\uFE0E" : "\u275A\u275A";
+    slot.setAttribute("aria-label", w[8]);
     if (bar.dataset.mode !== (listMode() ? "list" : "scroll")) render();
+    // the "Pinned" mark follows the strip's language (refilled only when that changes: keeps focus)
+    else if (pin && pinLi && pinLi.querySelector(".pin").textContent !== w[8]) fill(pinLi, pin, true);
   };
   const render = () => {
-    bar.dataset.mode = listMode() ? "list" : "scroll";
-    track.replaceChildren(...order.map((id) => make(items.get(id))));
-    if (!listMode()) track.append(spacer);
+    const listed = listMode();
+    bar.dataset.mode = listed ? "list" : "scroll";
+    pinLi = pin && make(pin, true);
+    slot.replaceChildren(...(listed && pinLi ? [pinLi] : []));
+    // the strip: the pinned item first, then the list newest first, then the spacer that closes the ring
+    track.replaceChildren(...(!listed && pinLi ? [pinLi] : []), ...order.map((id) => make(items.get(id))));
+    if (!listed) track.append(spacer);
     x = 0;
     move();
     fit();
     anim();
   };
-  const make = (it) => {
+  const added = (it) => { // `it` has just joined `order`
+    const li = make(it), i = order.indexOf(it.id);
+    if (listMode()) track.insertBefore(li, find(order[i + 1]) || null);
+    else if (i === 0) { // the newest is next to enter the strip: before the first item not yet in view
+      const w = vp.clientWidth;
+      track.insertBefore(li, [...track.children].find((c) => c === spacer || pos(c) - x >= w));
+    } else { // an older one (released from a hold, unpinned) goes back after the next newer one
+      const prev = find(order[i - 1]) || (pinLi?.parentNode === track ? pinLi : null);
+      track.insertBefore(li, prev ? prev.nextSibling : spacer);
+    }
+    fit();
+    anim();
+  };
+  const showPin = () => { // the pinned item: above the list, or the first entry of the strip's ring
+    if (pinLi) drop(pinLi);
+    pinLi = pin && make(pin, true);
+    if (!pinLi) return;
+    if (listMode()) slot.replaceChildren(pinLi);
+    // after the spacer, where a round begins: at the front while the strip stands at its start
+    else if (!spacer.nextSibling && x === 0) track.prepend(pinLi);
+    else track.insertBefore(pinLi, spacer.nextSibling);
+    fit();
+    anim();
+  };
+  const drop = (li) => {
+    if (!li) return;
+    if (li === track.firstChild) x = 0;
+    li.remove();
+    fit();
+    move();
+  };
+  const find = (id) => (id == null ? null : [...track.children].find((c) => c.dataset.id === id && c !== pinLi));
+  const make = (it, pinned = false) => {
     const li = el("li");
     li.dataset.id = it.id;
-    fill(li, it);
+    fill(li, it, pinned);
     return li;
   };
-  const fill = (li, it) => {
+  const fill = (li, it, pinned = li === pinLi) => {
     const flash = it.urgency <= 2, url = safeUrl(it.url), l = it.lang || lang();
-    li.className = flash ? "flash" : "";
-    li.setAttribute("part", flash ? "item flash" : "item");
+    const marks = `${flash ? " flash" : ""}${pinned ? " pinned" : ""}`;
+    li.className = marks.trim();
+    li.setAttribute("part", `item${marks}`);
     li.dataset.version = it.version;
     li.lang = l;
     const body = el(url ? "a" : "span", "body", null, url && "link");
     if (url) Object.assign(body, { href: url, target: "_blank", rel: "noopener noreferrer" });
+    // the mark, in the strip's language, is said first by a screen reader
+    if (pinned) body.append(Object.assign(el("span", "pin", t()[8], "pin"), { lang: lang() }));
     if (flash) body.append(el("span", "badge", t()[1], "badge"));
     // <bdi> isolates each run, so an English source inside Arabic text keeps its own direction
     if (it.source) body.append(el("bdi", "src", it.source, "source"), ": ");
@@ -330,7 +400,7 @@ function mount(host) {
     for (const c of track.children) if (c !== spacer) { sum += c.offsetWidth; max = Math.max(max, c.offsetWidth); }
     spacer.style.width = `${sum && Math.max(0, vp.clientWidth + max - sum)}px`;
   };
-  const stopped = () => held || hover || focus || document.hidden || listMode() || !order.length;
+  const stopped = () => held || hover || focus || document.hidden || listMode() || !(order.length || pin);
   const anim = () => {
     if (raf || stopped() || !up) return;
     last = 0;
@@ -377,6 +447,7 @@ function mount(host) {
     get status() { return status; },
     get cursor() { return cursor; },
     get items() { return order.map((i) => items.get(i)); },
+    get pinned() { return pin; },
     pause,
     reconnect,
     start() {
@@ -407,6 +478,7 @@ function mount(host) {
       if (!CONN.includes(attr)) return paint();
       items.clear();
       order = [];
+      pin = wantPin = null;
       cursor = null;
       render();
       loadInfo();
@@ -422,6 +494,7 @@ export class BreakingTicker extends HTMLElement {
   get status() { return this.#t.status; }
   get cursor() { return this.#t.cursor; }
   get items() { return this.#t.items; }
+  get pinned() { return this.#t.pinned; }
   pause() { this.#t.pause(true); }
   play() { this.#t.pause(false); }
   reconnect() { this.#t.reconnect(); }

@@ -12,10 +12,18 @@ from ticker import codec
 from ticker.auth import Claims
 from ticker.config import FeedConfig
 from ticker.cursor import Cursor
-from ticker.errors import InvalidInput
-from ticker.model import EventsSinceOf, FeedInfo, FieldError, LatestItemsOf
+from ticker.errors import InvalidInput, NotFound
+from ticker.model import (
+    DESK_STATUSES,
+    EventsSinceOf,
+    FeedInfo,
+    FieldError,
+    LatestItemsOf,
+    PinStateOf,
+)
 from ticker.runtime import Runtime
-from ticker.validation import decode_patch, decode_publish, query_int
+from ticker.validation import decode_patch, decode_pin, decode_publish, query_int
+from ticker.views import private_item, public_item
 from ticker.web.body import read_json_body
 
 JSON = "application/json"
@@ -51,10 +59,13 @@ async def publish(request: Request) -> Response:
     body = decode_publish(await read_json_body(request, runtime.settings.limits.body_max),
                           feed, runtime.settings.limits)
     outcome = await runtime.newsroom.publish(claims, feed, body, key)
-    if outcome.created:
+    scheduled = outcome.item.status in DESK_STATUSES
+    if outcome.created and not scheduled:
         runtime.metrics.events.labels(feed.id, "item").inc()
-    return _item_response(feed.id, outcome.data, outcome.item.id,
-                          201 if outcome.created else 200)
+    status = (202 if scheduled else 201) if outcome.created else 200
+    if outcome.created and (scheduled or outcome.item.expires):
+        runtime.scheduler.wake()  # it is on the schedule
+    return _item_response(feed.id, outcome.data, outcome.item.id, status)
 
 
 async def correct(request: Request) -> Response:
@@ -64,7 +75,9 @@ async def correct(request: Request) -> Response:
     patch = decode_patch(await read_json_body(request, runtime.settings.limits.body_max),
                          feed, runtime.settings.limits)
     outcome = await runtime.newsroom.correct(claims, feed, request.path_params["item_id"], patch)
-    runtime.metrics.events.labels(feed.id, "update").inc()
+    if outcome.item.status == "usable":
+        runtime.metrics.events.labels(feed.id, "update").inc()
+    runtime.scheduler.wake()  # its times may have moved
     return _item_response(feed.id, outcome.data, outcome.item.id, 200)
 
 
@@ -78,10 +91,68 @@ async def retract(request: Request) -> Response:
 
 
 async def get_item(request: Request) -> Response:
+    """The whole item for a token valid for the feed; otherwise the public view (a tombstone
+    while withheld or canceled, 404 while submitted or scheduled, never the note)."""
     runtime = runtime_of(request)
     feed = _feed(runtime, request)
-    data = await runtime.newsroom.get_json(feed.id, request.path_params["item_id"])
-    return Response(data, media_type=JSON)
+    item_id = request.path_params["item_id"]
+    record = await runtime.newsroom.record(feed.id, item_id)
+    authorization = request.headers.get("authorization")
+    if authorization is not None and runtime.verifier.verify(authorization).may_write(feed.id):
+        return Response(private_item(record.data, record.note, record.pinned), media_type=JSON)
+    public = public_item(record.data, record.pinned)
+    if public is None:
+        raise NotFound(f"no item {item_id!r} in feed {feed.id!r}")
+    return Response(public, media_type=JSON)
+
+
+async def hold(request: Request) -> Response:
+    return await _editorial(request, "hold")
+
+
+async def release(request: Request) -> Response:
+    return await _editorial(request, "release")
+
+
+async def _editorial(request: Request, action: str) -> Response:
+    """``POST …/items/{id}/hold`` and ``…/release``: no body; the item as it now is."""
+    runtime = runtime_of(request)
+    feed = _feed(runtime, request)
+    claims = _claims(runtime, request)
+    item_id = request.path_params["item_id"]
+    if action == "hold":
+        outcome = await runtime.newsroom.hold(claims, feed, item_id)
+        runtime.metrics.events.labels(feed.id, "retract").inc()
+    else:
+        outcome = await runtime.newsroom.release(claims, feed, item_id)
+        runtime.metrics.events.labels(feed.id, "item").inc()
+    return _item_response(feed.id, outcome.data, outcome.item.id, 200)
+
+
+async def pin(request: Request) -> Response:
+    """``PUT /api/v1/feeds/{feed}/pin`` body ``{"id": ID}``: ``{"feed", "pinned": ITEM}``."""
+    runtime = runtime_of(request)
+    feed = _feed(runtime, request)
+    claims = _claims(runtime, request)
+    body = decode_pin(await read_json_body(request, runtime.settings.limits.body_max))
+    outcome = await runtime.newsroom.pin(claims, feed, body.id)
+    runtime.metrics.events.labels(feed.id, "pin").inc()
+    return _pin_response(feed.id, outcome.data)
+
+
+async def unpin(request: Request) -> Response:
+    """``DELETE /api/v1/feeds/{feed}/pin``: ``{"feed", "pinned": null}``."""
+    runtime = runtime_of(request)
+    feed = _feed(runtime, request)
+    claims = _claims(runtime, request)
+    if await runtime.newsroom.unpin(claims, feed) is not None:
+        runtime.metrics.events.labels(feed.id, "pin").inc()
+    return _pin_response(feed.id, None)
+
+
+def _pin_response(feed: str, item: bytes | None) -> Response:
+    return _json(PinStateOf[msgspec.Raw](feed=feed,
+                                         pinned=msgspec.Raw(item) if item is not None else None))
 
 
 def _limit(request: Request, default: int, most: int) -> int:
@@ -106,7 +177,8 @@ async def list_items(request: Request) -> Response:
         head = await broker.head(feed.id, limit, 0)
         return _json(LatestItemsOf[msgspec.Raw](
             feed=feed.id, cursor=str(Cursor(head.epoch, head.seq)),
-            items=[msgspec.Raw(item) for item in head.items]))
+            items=[msgspec.Raw(item) for item in head.items],
+            pinned=msgspec.Raw(head.pinned) if head.pinned is not None else None))
     limit = _limit(request, runtime.settings.history, runtime.settings.history)
     try:
         since = Cursor.parse(since_text)
@@ -126,7 +198,8 @@ async def list_items(request: Request) -> Response:
 
 async def list_feeds(request: Request) -> Response:
     runtime = runtime_of(request)
+    readers = runtime.readers()
     feeds = [FeedInfo(id=f.id, title=f.title, lang=f.lang, direction=f.direction,
-                      categories=f.categories, regions=f.regions)
+                      categories=f.categories, regions=f.regions, readers=readers.get(f.id, 0))
              for f in runtime.settings.feeds]
     return _json(feeds)

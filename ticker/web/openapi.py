@@ -32,12 +32,16 @@ from ticker.model import (
     ItemEvent,
     LatestItems,
     PatchBody,
+    PinBody,
+    PinEvent,
+    PinState,
     Problem,
     PublishBody,
     Ready,
     RetractEvent,
     Snapshot,
     Subscribed,
+    Tombstone,
     UpdateEvent,
 )
 from ticker.reach.push.wire import (
@@ -47,6 +51,7 @@ from ticker.reach.push.wire import (
     PushUnsubscribeBody,
 )
 from ticker.web.base_url import base_url
+from ticker.web.openapi_people import PEOPLE_SCHEMA_TYPES, people_paths
 from ticker.web.syndication import JsonFeed
 
 Schema = dict[str, Any]
@@ -60,8 +65,10 @@ REF = "#/components/schemas/{name}"
 SCHEMA_TYPES: list[Any] = [
     Item, PublishBody, PatchBody, ItemEvent, UpdateEvent, RetractEvent, Event, Subscribed,
     Snapshot, FeedInfo, Problem, LatestItems, EventsSince, JsonFeed, Health, Ready,
+    PinEvent, PinBody, PinState, Tombstone,
     PushKey, PushSubscribeBody, PushSubscribed, PushUnsubscribeBody,
 ]
+SCHEMA_TYPES += PEOPLE_SCHEMA_TYPES  # the approval queue, history, desk stream, revocation
 
 
 # --- building blocks --------------------------------------------------------------------------
@@ -78,12 +85,16 @@ def _json(schema: Schema, media: str = JSON) -> Schema:
 PROBLEM_STATUSES: dict[int, tuple[str, str]] = {
     400: ("MalformedJSON", "The body is not valid JSON."),
     401: ("Unauthorized", "The bearer token is missing, malformed, badly signed or expired."),
-    403: ("Forbidden", "The token may not write to this feed, or (a correspondent) may not "
+    403: ("Forbidden", "The token may not write to this feed, its role may not do this (only "
+                       "editors hold, pin, approve, reject and revoke; a contributor changes "
+                       "its own items only while they are submitted), or (a correspondent) "
+                       "may not "
                        "change another author's item."),
     404: ("NotFound", "No such feed, or no such item in it."),
-    409: ("Conflict", "The item was retracted and can no longer be changed; or (publishing) the "
-                      "item an `Idempotency-Key` published is no longer kept "
-                      "(`limits.item_retention`)."),
+    409: ("Conflict", "The item's status does not allow this (see the transition table in "
+                      "docs/api.md): it was retracted, is not held, is still scheduled, or "
+                      "has expired; or (publishing) the item an `Idempotency-Key` published is "
+                      "no longer kept (`limits.item_retention`)."),
     413: ("BodyTooLarge", "The request body is larger than the configured limit."),
     415: ("UnsupportedMediaType", "The body is not sent as `application/json`."),
     422: ("InvalidInput", "One or more fields break a rule; `errors` lists every one by path "
@@ -129,6 +140,16 @@ def _item_ok(description: str, *, linked: bool = False) -> Schema:
             "RetractItem": {"operationId": "retractItem", "parameters": where},
         }
     return response
+
+
+def _editorial(feed: Schema, operation_id: str, summary: str, description: str) -> Schema:
+    """``POST …/items/{id}/hold`` or ``…/release``: no body, the item as it now is."""
+    return {"parameters": [feed, ITEM_ID], "post": {
+        "operationId": operation_id, "tags": ["items"], "summary": summary,
+        "description": description, "security": AUTH,
+        "responses": {"200": _item_ok("The item as it now is."),
+                      **_problems(401, 403, 404, 409, 503)},
+    }}
 
 
 def _feed_param(settings: Settings) -> Schema:
@@ -198,8 +219,10 @@ def _syndication(kind: str, name: str, media: str, schema: Schema,
         "operationId": f"{kind}Feed",
         "tags": ["syndication"],
         "summary": f"The feed's latest items as {name}",
-        "description": "Retracted items drop out; corrected items carry their new update time. "
-                       "Newest first. CORS: `Access-Control-Allow-Origin: *`.",
+        "description": "Withheld, retracted and expired items drop out; corrected items carry "
+                       "their new update time. Newest first. The Atom feed carries RFC 6721 "
+                       "`at:deleted-entry` tombstones for items taken off the air recently. "
+                       "CORS: `Access-Control-Allow-Origin: *`.",
         "parameters": [_feed_param(settings), *CONDITIONAL_HEADERS],
         "responses": {
             "200": {"description": "The document.", "headers": validators,
@@ -289,9 +312,14 @@ def build_document(settings: Settings) -> Schema:
             "post": {
                 "operationId": "publishItem", "tags": ["items"],
                 "summary": "Publish an item",
-                "description": "A correspondent's or editor's token with this feed. Retry-safe "
+                "description": "A correspondent's, editor's or contributor's token with this "
+                               "feed; a contributor's item is `submitted` (`202`) and waits for "
+                               "an editor's approval, invisible to the public. Retry-safe "
                                "with `Idempotency-Key`: repeating a key (same token, within "
-                               "24 h) returns the item it published with `200`.",
+                               "24 h) returns the item it published with `200`. With "
+                               "`embargoed_until` in the future the item is `scheduled` "
+                               "(`202`) and goes live at that time; with `expires` it leaves "
+                               "the air at that time. `note` is private to the desk.",
                 "security": AUTH,
                 "parameters": [{
                     "name": "Idempotency-Key", "in": "header", "required": False,
@@ -302,6 +330,10 @@ def build_document(settings: Settings) -> Schema:
                     "schema": _ref(PublishBody), "examples": PUBLISH_EXAMPLES}}},
                 "responses": {
                     "201": _item_ok("Published.", linked=True),
+                    "202": _item_ok("Scheduled: `embargoed_until` is in the future; the item "
+                                    "(`status: scheduled`) goes live by itself then. Or "
+                                    "submitted (a contributor's token): `status: submitted`.",
+                                    linked=True),
                     "200": _item_ok("A repeated `Idempotency-Key`: the item it published; "
                                     "nothing new was published.", linked=True),
                     **_problems(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
@@ -332,16 +364,27 @@ def build_document(settings: Settings) -> Schema:
             "parameters": [feed, ITEM_ID],
             "get": {
                 "operationId": "getItem", "tags": ["items"],
-                "summary": "One item (retracted ones too, with `status: canceled`)",
-                "responses": {"200": {"description": "The item.", "content": _json(_ref(Item))},
-                              **_problems(404, 503)},
+                "summary": "One item",
+                "description": "With a token valid for the feed: the whole item, its `note` "
+                               "included. Without one: a `withheld` or `canceled` item is a "
+                               "tombstone (no text), a `submitted` or `scheduled` one is `404`, "
+                               "and there is never a `note`.",
+                "security": [{}, *AUTH],
+                "responses": {"200": {"description": "The item, or its tombstone.",
+                                      "content": _json({"anyOf": [_ref(Item),
+                                                                  _ref(Tombstone)]})},
+                              **_problems(401, 404, 503)},
             },
             "patch": {
                 "operationId": "correctItem", "tags": ["items"],
                 "summary": "Correct an item",
                 "description": "Its author, or an editor. Any subset of the fields; `null` "
-                               "clears `source`, `category` or `url`. `version` goes up by "
-                               "one and `updated_at` moves; subscribers get an `update` event.",
+                               "clears `source`, `category`, `url`, `expires` or `note`. "
+                               "`version` goes up by one and `updated_at` moves; subscribers "
+                               "get an `update` event while the item is `usable` (a held or "
+                               "scheduled item changes off the air). `embargoed_until` only "
+                               "while `scheduled` or `submitted`. A patch of `note` alone "
+                               "changes nothing else and sends no event.",
                 "security": AUTH,
                 "requestBody": {"required": True, "content": {JSON: {
                     "schema": _ref(PatchBody), "examples": PATCH_EXAMPLES}}},
@@ -350,12 +393,47 @@ def build_document(settings: Settings) -> Schema:
             },
             "delete": {
                 "operationId": "retractItem", "tags": ["items"],
-                "summary": "Retract an item",
-                "description": "Its author, or an editor. The item stays readable by id with "
-                               "`status: canceled`; subscribers get a `retract` event.",
+                "summary": "Retract (kill) an item",
+                "description": "Its author, or an editor. A `usable`, `withheld`, `scheduled` "
+                               "or `submitted` item becomes `canceled` for good: subscribers "
+                               "get a `retract` event (reason `retracted`) unless it was never "
+                               "public, a scheduled one never goes live, and public reads by "
+                               "id get a tombstone.",
                 "security": AUTH,
                 "responses": {"200": _item_ok("The canceled item."),
                               **_problems(401, 403, 404, 409, 429, 503)},
+            },
+        },
+        "/api/v1/feeds/{feed}/items/{id}/hold": _editorial(
+            feed, "holdItem", "Hold an item",
+            "An editor. `usable` → `withheld`: off the air at once (a `retract` event with "
+            "reason `withheld`; a pinned item is also unpinned), not declared false."),
+        "/api/v1/feeds/{feed}/items/{id}/release": _editorial(
+            feed, "releaseItem", "Release a held item",
+            "An editor. `withheld` → `usable`: back on the air in its place by time, as an "
+            "`item` event with its old id."),
+        "/api/v1/feeds/{feed}/pin": {
+            "parameters": [feed],
+            "put": {
+                "operationId": "pinItem", "tags": ["items"],
+                "summary": "Pin an item above the others",
+                "description": "An editor. The item must be `usable`; it replaces any pinned "
+                               "item. Subscribers get a `pin` event.",
+                "security": AUTH,
+                "requestBody": {"required": True, "content": _json(_ref(PinBody))},
+                "responses": {"200": {"description": "The pinned item.",
+                                      "content": _json(_ref(PinState))},
+                              **_problems(400, 401, 403, 404, 409, 413, 415, 422, 503)},
+            },
+            "delete": {
+                "operationId": "unpinItem", "tags": ["items"],
+                "summary": "Unpin",
+                "description": "An editor. No item is pinned any more (a `pin` event with "
+                               "`id: null`, if one was).",
+                "security": AUTH,
+                "responses": {"200": {"description": "Nothing is pinned.",
+                                      "content": _json(_ref(PinState))},
+                              **_problems(401, 403, 404, 503)},
             },
         },
         "/api/v1/feeds/{feed}/events": {"get": {
@@ -367,9 +445,11 @@ def build_document(settings: Settings) -> Schema:
                            "`Last-Event-ID` (or `since`) follows, `false` (neither given, or "
                            "the cursor is no longer retained) that `event: snapshot` follows "
                            "and the client should replace what it shows. Then `item`, "
-                           "`update` and `retract` events; a `: ping` comment after 25 s idle. "
+                           "`update`, `retract` and `pin` events; a `: ping` comment after "
+                           "25 s idle. "
                            "Filters apply to new items; a correction or retraction goes to "
-                           "every reader whose filter passed the item before or after it. "
+                           "every reader whose filter passed the item before or after it; a "
+                           "`pin` goes to every reader. "
                            "`403`: the page's `Origin` is not in `TICKER_ALLOWED_ORIGINS`; "
                            "`429`: too many readers from this address.",
             "parameters": [
@@ -395,12 +475,13 @@ def build_document(settings: Settings) -> Schema:
                         "x-events": {"subscribed": _ref(Subscribed),
                                      "snapshot": _ref(Snapshot), "item": _ref(ItemEvent),
                                      "update": _ref(UpdateEvent),
-                                     "retract": _ref(RetractEvent)},
+                                     "retract": _ref(RetractEvent), "pin": _ref(PinEvent)},
                     }},
                 },
                 **_problems(403, 404, 422, 429),
             },
         }},
+        **people_paths(feed, ITEM_ID, AUTH, _ref, _json, _problems, _item_ok),
         "/api/v1/openapi.json": {"get": {
             "operationId": "openapi", "tags": ["discovery"],
             "summary": "This document",
@@ -457,7 +538,8 @@ def build_document(settings: Settings) -> Schema:
             "license": {"name": "MIT", "identifier": "MIT"},
         },
         "tags": [{"name": n} for n in ("items", "feeds", "streaming", "syndication",
-                                       "discovery", "operations", "pages", "push")],
+                                       "discovery", "operations", "pages", "push", "desk",
+                                       "tokens")],
         "paths": paths,
         "components": {
             "schemas": schemas,

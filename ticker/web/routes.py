@@ -6,7 +6,7 @@ from starlette.routing import BaseRoute, Route
 
 from ticker.reach.push import api as push_api
 from ticker.transports import sse
-from ticker.web import api, ops
+from ticker.web import api, desk_api, ops, tokens
 from ticker.web.openapi import openapi_json
 from ticker.web.pages import page_routes
 from ticker.web.syndication import atom_feed, json_feed
@@ -22,7 +22,17 @@ def build_routes() -> list[BaseRoute]:
         Route(f"{FEED}/items/{{item_id}}", api.get_item, methods=["GET"]),
         Route(f"{FEED}/items/{{item_id}}", api.correct, methods=["PATCH"]),
         Route(f"{FEED}/items/{{item_id}}", api.retract, methods=["DELETE"]),
+        Route(f"{FEED}/items/{{item_id}}/hold", api.hold, methods=["POST"]),
+        Route(f"{FEED}/items/{{item_id}}/release", api.release, methods=["POST"]),
+        Route(f"{FEED}/pin", api.pin, methods=["PUT"]),
+        Route(f"{FEED}/pin", api.unpin, methods=["DELETE"]),
         Route(f"{FEED}/events", sse.events, methods=["GET"]),
+        Route(f"{FEED}/items/{{item_id}}/approve", desk_api.approve, methods=["POST"]),
+        Route(f"{FEED}/items/{{item_id}}/reject", desk_api.reject, methods=["POST"]),
+        Route(f"{FEED}/items/{{item_id}}/history", desk_api.history, methods=["GET"]),
+        Route(f"{FEED}/queue", desk_api.queue, methods=["GET"]),
+        Route(f"{FEED}/desk/events", desk_api.desk_events, methods=["GET"]),
+        Route("/api/v1/tokens/revoke", tokens.revoke_token, methods=["POST"]),
         Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
         Route("/feeds/{feed}.atom", atom_feed, methods=["GET"]),
         Route("/feeds/{feed}.json", json_feed, methods=["GET"]),

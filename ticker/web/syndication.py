@@ -1,8 +1,12 @@
 """Syndication: a feed's latest items as Atom 1.0 (RFC 4287) and JSON Feed 1.1.
 
-Both documents come from one consistent read of the feed (``Broker.head``): the latest usable
-items, so retracted items drop out and corrected ones carry their new ``updated_at``. Every
-request is answered with a strong ``ETag`` (a hash of the body) and, once it is safe, a
+Both documents come from one consistent read of the feed (``Broker.head``): the items on the air,
+so withheld, killed and expired items drop out and corrected ones carry their new
+``updated_at``. The Atom document also carries an RFC 6721 ``at:deleted-entry`` tombstone
+(``ref``: the entry's id, ``when``: when it left the air, and the reason as ``at:comment``) for
+every item taken off the air by one of the last ``TOMBSTONE_WINDOW`` events and not back since.
+
+Every request is answered with a strong ``ETag`` (a hash of the body) and, once it is safe, a
 ``Last-Modified``; ``If-None-Match`` and ``If-Modified-Since`` are answered with ``304``.
 Links and ids use ``TICKER_PUBLIC_URL`` when it is set; otherwise they come from the request's
 ``Host`` and the document is ``private`` to the client that asked (``ticker.web.base_url``).
@@ -34,12 +38,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ticker import codec
+from ticker.brokers.base import Entry
 from ticker.config import FeedConfig
-from ticker.model import Event, Item, RetractEvent
+from ticker.model import Event, Item, ItemEvent, RetractEvent, UpdateEvent
 from ticker.runtime import Runtime
 from ticker.web.base_url import base_url
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"  # RFC 6721
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 ATOM_MEDIA_TYPE = "application/atom+xml; charset=utf-8"
 JSON_FEED_MEDIA_TYPE = "application/feed+json"
@@ -47,6 +53,8 @@ JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 CACHE_CONTROL = "public, max-age=15"
 # How many of the latest items a syndicated document carries (capped by ``limits.latest_max``).
 SYNDICATED_ITEMS = 50
+# How many of the latest events are searched for items taken off the air (Atom tombstones).
+TOMBSTONE_WINDOW = 200
 # The date part of the tag URIs (RFC 4151) that name feeds and entries. It is part of every id
 # ever handed out, so it must never change.
 TAG_DATE = "2026"
@@ -57,12 +65,22 @@ _DNS_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z
 _NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
+class Gone(NamedTuple):
+    """An item taken off the air: its id, when, and why (a retract ``reason``)."""
+
+    id: str
+    when: str
+    reason: str
+
+
 class FeedView(NamedTuple):
-    """What both documents are made of: the items (newest first) and the latest change's time."""
+    """What both documents are made of: the items (newest first), the items taken off the air
+    recently (newest first) and the latest change's time."""
 
     feed: FeedConfig
     items: list[Item]
     updated: str | None  # RFC 3339 with milliseconds; None when the feed never changed
+    gone: list[Gone] = []
 
 
 class Links(NamedTuple):
@@ -135,27 +153,37 @@ async def _view(request: Request) -> FeedView:
     runtime: Runtime = request.app.state.runtime
     feed = runtime.feed(request.path_params["feed"])
     count = min(SYNDICATED_ITEMS, runtime.settings.limits.latest_max)
-    # One consistent read: the latest items and the last event agree with each other.
-    head = await runtime.broker.head(feed.id, count, 1)
+    # One consistent read: the latest items and the last events agree with each other.
+    head = await runtime.broker.head(feed.id, count, TOMBSTONE_WINDOW)
     items = [codec.item_decoder.decode(data) for data in reversed(head.items)]
-    updated = max((item.updated_at for item in items), default=None)
-    if head.tail:
-        last = await _event_time(runtime, feed.id, head.tail[-1].data)
-        if last is not None and (updated is None or last > updated):
-            updated = last
-    return FeedView(feed, items, updated)
+    gone = await _gone(runtime, feed.id, head.tail, {item.id for item in items})
+    updated = max([*(item.updated_at for item in items), *(g.when for g in gone)], default=None)
+    return FeedView(feed, items, updated, gone)
 
 
-async def _event_time(runtime: Runtime, feed: str, data: bytes) -> str | None:
-    """When the event happened: its item's ``updated_at``; for a retraction, the retracted
-    item's (a retracted item can no longer change, so reading it afterwards is exact)."""
-    event: Event = codec.event_decoder.decode(data)
-    if isinstance(event, RetractEvent):
-        retracted = await runtime.broker.get_item(feed, event.id)
-        if retracted is None:
-            return None
-        return codec.item_decoder.decode(retracted).updated_at
-    return event.item.updated_at
+async def _gone(runtime: Runtime, feed: str, tail: list[Entry], on_air: set[str]) -> list[Gone]:
+    """The items the events in ``tail`` took off the air and that are not back, newest first.
+
+    When: a withheld or killed item's ``updated_at`` (stamped by that step; a killed item cannot
+    change any more), an expired one's ``expires``.
+    """
+    last: dict[str, str] = {}  # id → the reason of its latest retraction, or "" if back since
+    for entry in tail:
+        event: Event = codec.event_decoder.decode(entry.data)
+        if isinstance(event, RetractEvent):
+            last[event.id] = event.reason
+        elif isinstance(event, (ItemEvent, UpdateEvent)):
+            last[event.item.id] = ""
+    ids = [i for i, reason in last.items() if reason and i not in on_air]
+    gone = []
+    for ident, data in zip(ids, await runtime.broker.get_items(feed, ids), strict=True):
+        if data is None:
+            continue
+        item = codec.item_decoder.decode(data)
+        when = item.expires if last[ident] == "expired" and item.expires else item.updated_at
+        gone.append(Gone(ident, when, last[ident]))
+    gone.sort(key=lambda g: g.when, reverse=True)
+    return gone
 
 
 def _links(request: Request, feed: FeedConfig) -> Links:
@@ -197,7 +225,8 @@ def atom_document(view: FeedView, links: Links) -> bytes:
     feed = view.feed
     # Unqualified names under a literal default namespace declaration: ElementTree's
     # ``default_namespace`` option would refuse Atom's unqualified attributes.
-    root = ET.Element("feed", {"xmlns": ATOM_NS, XML_LANG: _xml_text(feed.lang)})
+    root = ET.Element("feed", {"xmlns": ATOM_NS, "xmlns:at": TOMBSTONES_NS,
+                               XML_LANG: _xml_text(feed.lang)})
     _sub(root, "id", _tag_uri(links.base, feed.id))
     _sub(root, "title", feed.title, type="text")
     _sub(root, "updated", view.updated or EMPTY_FEED_UPDATED)
@@ -231,6 +260,10 @@ def atom_document(view: FeedView, links: Links) -> bytes:
         for region in item.regions:
             _sub(entry, "category", term=region, scheme=f"{links.base}api/v1/feeds#regions")
         _sub(entry, "content", _attributed(item), type="text")
+    for gone in view.gone:
+        tombstone = _sub(root, "at:deleted-entry", ref=_tag_uri(links.base, f"{feed.id}/{gone.id}"),
+                         when=gone.when)
+        _sub(tombstone, "at:comment", gone.reason)
     document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return document
 
