@@ -15,6 +15,11 @@ need_apt() {  # need_apt <command> <debian package>
 
 need_apt redis-server redis-server
 need_apt chromium chromium
+# independent checkers the tests run: the Nu HTML Checker (Java), axe-core and the AsyncAPI
+# parser (Node), installed from tests/js/package-lock.json
+need_apt java default-jre-headless
+need_apt node nodejs
+need_apt npm npm
 # the tests use the machine's Redis on 6379 (and start private ones for fault tests)
 if ! redis-cli -p 6379 ping >/dev/null 2>&1; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
@@ -22,7 +27,8 @@ fi
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -e '.[test]' -e ./publishers
+(cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 
 .venv/bin/ruff check ticker publishers tests bench
 .venv/bin/mypy ticker publishers tests

@@ -8,6 +8,8 @@ import os
 import struct
 from typing import Any
 
+from tests.frame_schemas import check_server_frame
+
 
 def parse_frames(data: bytes) -> list[dict[str, Any]]:
     """Unmasked text frames → decoded JSON objects (SSE is not handled here)."""
@@ -24,7 +26,9 @@ def parse_frames(data: bytes) -> list[dict[str, Any]]:
         elif size == 127:
             (size,) = struct.unpack_from("!Q", data, pos)
             pos += 8
-        messages.append(json.loads(data[pos:pos + size]))
+        message = json.loads(data[pos:pos + size])
+        check_server_frame(message)
+        messages.append(message)
         pos += size
     return messages
 

@@ -30,6 +30,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from tests.frame_schemas import check_server_frame
 from tests.servers import token
 from ticker.brokers.redis_keys import feed_keys
 
@@ -149,7 +150,9 @@ class Reader:
                     frame["since"] = self.cursor
                 await ws.send(json.dumps(frame))
                 async for message in ws:
-                    self._frame(json.loads(message))
+                    parsed = json.loads(message)
+                    check_server_frame(parsed)
+                    self._frame(parsed)
                 self.closes.append(ws.close_code)
             except ConnectionClosed as exc:
                 self.closes.append(exc.rcvd.code if exc.rcvd is not None else None)

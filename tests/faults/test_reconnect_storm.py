@@ -25,6 +25,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from tests.faults.conftest import Cluster
 from tests.faults.harness import RetryingPublisher, command_calls, report, wait_until
+from tests.frame_schemas import check_server_frame
 
 CLIENTS = 3000
 BEFORE = 20  # items published before the readers connect
@@ -51,6 +52,7 @@ async def open_reader(url: str) -> ClientConnection:
 async def next_frame(ws: ClientConnection) -> dict[str, Any]:
     while True:
         frame: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 60))
+        check_server_frame(frame)
         if frame["type"] != "ping":
             return frame
 

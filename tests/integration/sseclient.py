@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 
+from tests.frame_schemas import check_server_frame
+
 
 @dataclass
 class SseEvent:
@@ -20,8 +22,11 @@ class SseEvent:
 
 
 class SseReader:
-    def __init__(self, lines: AsyncIterator[str]) -> None:
+    def __init__(self, lines: AsyncIterator[str], public: bool = False) -> None:
+        """``public``: the feed's public event stream, whose every event is checked against the
+        AsyncAPI document (the desk's stream is another, token-only stream)."""
         self._lines = lines
+        self._public = public
 
     async def next(self, wait: float = 10.0) -> SseEvent:
         return await asyncio.wait_for(self._next(), wait)
@@ -31,7 +36,10 @@ class SseReader:
         async for line in self._lines:
             if line == "":
                 if data:
-                    return SseEvent(event, json.loads(data), ident)
+                    parsed = json.loads(data)
+                    if self._public:
+                        check_server_frame({"type": event, **parsed}, "sse")
+                    return SseEvent(event, parsed, ident)
                 event, data, ident = "message", "", None
             elif line.startswith(":") or line.startswith("retry:"):
                 continue
@@ -61,4 +69,4 @@ async def open_sse(base_url: str, feed: str = "en", headers: dict[str, str] | No
                                  headers=headers or {}) as response:
             assert response.status_code == 200, await response.aread()
             assert response.headers["content-type"].startswith("text/event-stream")
-            yield SseReader(response.aiter_lines())
+            yield SseReader(response.aiter_lines(), public=True)

@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from publishers import bridge as bridge_mod
 from tests.integration.publishers_helpers import FeedServer
 from tests.integration.reach_helpers import Receiver, Request, trickler
 from tests.servers import Server, token
+from ticker_publishers import bridge as bridge_mod
 
 RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>
 <item><guid>a1</guid><title>Guarded fetch works</title></item></channel></rss>"""
@@ -24,7 +24,7 @@ def test_refused_and_trickling_sources_fail_alone(server: Server, tmp_path: Path
                                                   monkeypatch: pytest.MonkeyPatch,
                                                   caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("TICKER_TOKEN", token("wire", "correspondent", "en"))
-    caplog.set_level(logging.WARNING, logger="publishers.bridge")
+    caplog.set_level(logging.WARNING, logger="ticker_publishers.bridge")
     feeds = FeedServer()
     feeds.put("/wire.rss", RSS)
     with feeds.running() as base, trickler() as slow:

@@ -86,7 +86,8 @@ def test_errors_are_problem_json(document: dict[str, Any]) -> None:
     for path, item in document["paths"].items():
         for method in METHODS:
             for status, response in item.get(method, {}).get("responses", {}).items():
-                if status.startswith(("4", "5")) and not path.startswith(("/static", "/embed")):
+                pages = ("/static", "/embed", "/live")  # HTML pages answer with HTML
+                if status.startswith(("4", "5")) and not path.startswith(pages):
                     name = response["$ref"].rsplit("/", 1)[-1]
                     assert set(responses[name]["content"]) == {"application/problem+json"}
     for status in ("429", "503"):
@@ -161,8 +162,13 @@ CHECKS = [
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck),
           derandomize=True)
 def test_the_live_api_keeps_the_document(case: schemathesis.Case[Any], server: Server) -> None:
-    case.call_and_validate(base_url=server.url, headers={"Authorization": f"Bearer {token()}"},
-                           checks=CHECKS, timeout=10)
+    # oEmbed answers a format it does not implement with 501, as its specification says (and
+    # the document says): a server error status that is no server error
+    oembed = case.path == "/oembed"
+    response = case.call_and_validate(
+        base_url=server.url, headers={"Authorization": f"Bearer {token()}"}, timeout=10,
+        checks=[c for c in CHECKS if not (oembed and c is checks.not_a_server_error)])
+    assert response.status_code < 500 or (oembed and response.status_code == 501), response.text
 
 
 def test_changes_to_real_items_keep_the_document(server: Server) -> None:

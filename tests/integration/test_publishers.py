@@ -26,10 +26,12 @@ import httpx
 import msgspec
 import pytest
 
-from publishers import bridge as bridge_mod
-from publishers import state as state_mod
-from publishers.client import AsyncTicker, EventsPage, Latest, Ticker
-from publishers.errors import (
+from tests.integration.publishers_helpers import FeedServer, LossyProxy, atom, rss
+from tests.servers import RedisServer, Server, free_port, running, server_env, token
+from ticker_publishers import bridge as bridge_mod
+from ticker_publishers import state as state_mod
+from ticker_publishers.client import AsyncTicker, EventsPage, Latest, Ticker
+from ticker_publishers.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
@@ -38,12 +40,10 @@ from publishers.errors import (
     Unauthorized,
     Unavailable,
 )
-from publishers.mapping import clean, trim
-from publishers.retry import NO_RETRY, RetryInfo, RetryPolicy, parse_retry_after
-from publishers.sse import SseParser, decode
-from tests.integration.publishers_helpers import FeedServer, LossyProxy, atom, rss
-from tests.servers import RedisServer, Server, free_port, running, server_env, token
-from ticker.model import Item, ItemEvent, RetractEvent, Snapshot, Subscribed, UpdateEvent
+from ticker_publishers.mapping import clean, trim
+from ticker_publishers.retry import NO_RETRY, RetryInfo, RetryPolicy, parse_retry_after
+from ticker_publishers.sse import SseParser, decode
+from ticker_publishers.wire import Item, ItemEvent, RetractEvent, Snapshot, Subscribed, UpdateEvent
 
 FAST = RetryPolicy(attempts=5, backoff=0.05, max_backoff=0.2)
 STREAM = RetryPolicy(attempts=60, backoff=0.05, max_backoff=0.3)
@@ -606,7 +606,7 @@ def run_bridge(config: Path, *args: str) -> int:
 @pytest.fixture
 def bridge_env(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("TICKER_TOKEN", token("wire", "correspondent", "en"))
-    caplog.set_level(logging.INFO, logger="publishers.bridge")
+    caplog.set_level(logging.INFO, logger="ticker_publishers.bridge")
 
 
 @pytest.mark.parametrize("broker", ["memory"])

@@ -15,8 +15,6 @@ from typing import Any
 
 import pytest
 
-from publishers.client import AsyncTicker, Ticker, rfc3339
-from publishers.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tests.integration.publishers_helpers import LossyProxy
 from tests.integration.test_publishers import (
     FAST,
@@ -29,7 +27,9 @@ from tests.integration.test_publishers import (
     readline_within,
 )
 from tests.servers import Server, token
-from ticker.model import (
+from ticker_publishers.client import AsyncTicker, Ticker, rfc3339
+from ticker_publishers.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ticker_publishers.wire import (
     Item,
     ItemEvent,
     PinEvent,

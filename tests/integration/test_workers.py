@@ -141,7 +141,7 @@ async def sse_stream(server: Server) -> AsyncIterator[tuple[SseReader, int]]:
             assert response.status_code == 200
             stream = response.extensions["network_stream"]
             port: int = stream.get_extra_info("client_addr")[1]
-            yield SseReader(response.aiter_lines()), port
+            yield SseReader(response.aiter_lines(), public=True), port
 
 
 async def test_sigterm_drains_every_worker(workers: tuple[Server, set[int]]) -> None:

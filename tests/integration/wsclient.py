@@ -12,14 +12,17 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from tests.frame_schemas import check_server_frame
 from tests.servers import token
 
 RECV_TIMEOUT = 10.0
 
 
 async def recv(ws: ClientConnection, wait: float = RECV_TIMEOUT) -> dict[str, Any]:
+    """The next frame, checked against its AsyncAPI message schema."""
     message = await asyncio.wait_for(ws.recv(), wait)
     result: dict[str, Any] = json.loads(message)
+    check_server_frame(result)
     return result
 
 
@@ -125,7 +128,9 @@ class FeedReader:
                             frame["since"] = self.cursors[feed]
                         await ws.send(json.dumps(frame))
                     async for raw in ws:
-                        self._handle(json.loads(raw))
+                        frame = json.loads(raw)
+                        check_server_frame(frame)
+                        self._handle(frame)
             except (websockets.ConnectionClosed, OSError, TimeoutError):
                 pass
             failures += 1

@@ -1,7 +1,12 @@
-"""The wire types: the single source of truth for what ticker sends and accepts."""
+"""The wire types: the single source of truth for what ticker sends and accepts.
 
-from ticker.model.bodies import PatchBody, PinBody, PublishBody
-from ticker.model.envelopes import (
+Only msgspec and relative imports in this package: the publishers' distribution ships these same
+files as ``ticker_publishers.wire`` (``publishers/ticker_publishers/wire`` is a link here), so a
+client gets the wire types without installing the server. ``tests/unit/test_packaging.py`` checks.
+"""
+
+from .bodies import PatchBody, PinBody, PublishBody
+from .envelopes import (
     EventsSince,
     EventsSinceOf,
     Health,
@@ -11,7 +16,7 @@ from ticker.model.envelopes import (
     PinStateOf,
     Ready,
 )
-from ticker.model.events import (
+from .events import (
     Event,
     ItemEvent,
     PinEvent,
@@ -19,8 +24,8 @@ from ticker.model.events import (
     RetractReason,
     UpdateEvent,
 )
-from ticker.model.feeds import FeedInfo
-from ticker.model.frames import (
+from .feeds import FeedInfo
+from .frames import (
     ClientFrame,
     ErrorFrame,
     Filter,
@@ -31,7 +36,7 @@ from ticker.model.frames import (
     Unsubscribe,
     Unsubscribed,
 )
-from ticker.model.item import (
+from .item import (
     DESK_STATUSES,
     OFF_AIR_STATUSES,
     PUBLIC_STATUSES,
@@ -40,7 +45,7 @@ from ticker.model.item import (
     Status,
     Tombstone,
 )
-from ticker.model.problem import FieldError, Problem
+from .problem import FieldError, Problem
 
 __all__ = [
     "DESK_STATUSES",

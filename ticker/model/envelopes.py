@@ -12,8 +12,8 @@ from typing import Generic, TypeVar
 
 import msgspec
 
-from ticker.model.events import Event
-from ticker.model.item import Item
+from .events import Event
+from .item import Item
 
 ItemT = TypeVar("ItemT")
 EventT = TypeVar("EventT")

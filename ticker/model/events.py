@@ -6,7 +6,7 @@ from typing import Literal
 
 import msgspec
 
-from ticker.model.item import Item
+from .item import Item
 
 RetractReason = Literal["retracted", "withheld", "expired"]
 """Why an item left the air: killed (``retracted``; also what an absent reason means), held

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from ticker.model.item import Item
+from .item import Item
 
 
 class Filter(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import httpcore
 import httpx
 
-from ticker.outbound.network import AsyncResolver, GuardedAsyncBackend
-from ticker.outbound.rules import AddressRules, OriginList, Refused
+from .network import AsyncResolver, GuardedAsyncBackend
+from .rules import AddressRules, OriginList, Refused
 
 ANSWER_MAX = 4096  # bytes of an answer body kept (for logs); the rest is read and dropped
 POOL_SIZE = 8  # connections per httpx client: httpcore's pool does O(connections × waiting)

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpcore
 
-from ticker.outbound.rules import AddressRules, IPAddress, Refused
+from .rules import AddressRules, IPAddress, Refused
 
 AsyncResolver = Callable[[str, int], Awaitable[list[str]]]
 SyncResolver = Callable[[str, int], list[str]]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import httpcore
 import httpx
 
-from ticker.outbound.network import GuardedSyncBackend, SyncResolver, deadline
-from ticker.outbound.rules import AddressRules
+from .network import GuardedSyncBackend, SyncResolver, deadline
+from .rules import AddressRules
 
 __all__ = ["deadline", "guarded_client"]
 

@@ -14,3 +14,16 @@ for (const name of ATTRS) {
 }
 document.title = `${ticker.getAttribute("label") || "Breaking news"} — ${feed}`;
 document.body.append(ticker);
+
+// In an iframe, tell the host page how tall the ticker is (embed-resize.js on the host listens).
+if (window.parent !== window) {
+  let sent = 0;
+  const report = () => {
+    const height = Math.ceil(document.documentElement.getBoundingClientRect().height);
+    if (height && height !== sent) {
+      sent = height;
+      window.parent.postMessage({ type: "ticker:resize", height }, "*");
+    }
+  };
+  new ResizeObserver(report).observe(document.documentElement);
+}

@@ -1,7 +1,9 @@
-// <breaking-ticker>: a live breaking-news strip. Standalone ES module, no dependencies.
-// Speaks the public ticker v1 protocol (WebSocket /ws, SSE fallback) of the server it came from.
+// <breaking-ticker>: a live breaking-news strip. ES module; its one import is the ticker client
+// (client.js: the connection — WebSocket, SSE fallback, resume, one socket per browser — and the
+// protocol), so this file holds the feed's state on screen, the rendering and the motion.
+import { connect, matches } from "./client.js";
+
 const BASE = new URL("./", import.meta.url);
-const SILENCE = 60000, CAP = 30000;
 const RTL = /^(ar|he|fa|ur|ps|yi|dv|sd|ug|ckb)\b/i;
 const T = {
   en: ["BREAKING", "FLASH", "Pause", "Play", "Connecting", "Live", "Reconnecting", "Offline", "Pinned"],
@@ -40,9 +42,9 @@ color:var(--_bg);font-size:.75em;font-weight:700}.slot{margin:0;padding:0;list-s
 [data-mode=list]{flex-direction:column}[data-mode=list] .head{padding:.4em .8em}[data-mode=list] .vp{overflow:visible}
 [data-mode=list] .pause{display:none}[data-mode=list] li{white-space:normal;border:0;padding:.5em .8em}
 [data-mode=list] .track{position:static;flex-direction:column;align-items:stretch;width:auto;transform:none!important}
-[data-mode=list] li+li{border-top:1px solid var(--_sep)}@media (prefers-reduced-motion:reduce){.track{transform:none!important}}`;
+[data-mode=list] li+li{border-top:1px solid var(--_sep)}.ready slot{display:none}@media (prefers-reduced-motion:reduce){.track{transform:none!important}}`;
 const HTML = `<div class="bar" part="bar" role="region"><div class="head" part="header"><span class="label" part="label">
-</span><span class="dot" part="status" role="img"></span></div><div class="vp" part="viewport"><ul class="slot"
+</span><span class="dot" part="status" role="img"></span></div><div class="vp" part="viewport"><slot></slot><ul class="slot"
 part="pinned" role="list"></ul><ul class="track" part="list" role="list"></ul></div><button class="pause" part="pause" type="button"></button><div class="sr"
 aria-live="polite"></div></div>`;
 const CONN = ["feed", "categories", "regions", "max-urgency", "transport", "server"];
@@ -89,8 +91,7 @@ function mount(host) {
   const items = new Map();
   let order = []; // ids of the listed items, newest first (the pinned item is not among them)
   let pin = null, wantPin = null, pinLi = null; // the pinned item; the pin asked for last; its <li>
-  let cursor = null, ws = null, es = null, timer = 0, clock = 0, retry = 0, wsFails = 0, sse = false;
-  let heard = 0, pinged = false, status = "", info = null, up = false;
+  let sub = null, clock = 0, status = "", info = null, up = false;
   let x = 0, raf = 0, last = 0, hover = false, focus = false, held = false;
 
   const a = (name) => host.getAttribute(name) || "";
@@ -104,7 +105,7 @@ function mount(host) {
   const emit = (type, detail) =>
     host.dispatchEvent(new CustomEvent(`ticker-${type}`, { detail, bubbles: true, composed: true }));
 
-  // ---- connection ----
+  // ---- connection: a subscription on the page's shared connection (client.js) ----
   const filter = () => {
     const f = {};
     for (const k of ["categories", "regions"]) {
@@ -115,98 +116,33 @@ function mount(host) {
     if (u >= 1 && u <= 9) f.max_urgency = u;
     return f;
   };
-  const match = (it, f = filter()) => (!f.categories || f.categories.includes(it.category)) &&
-    (!f.regions || (it.regions || []).some((r) => f.regions.includes(r))) && !(it.urgency > f.max_urgency);
+  const match = (it, f = filter()) => matches(it, f);
   const setStatus = (s) => {
     if (s === status) return;
     status = s;
     paint();
     emit("status", { status: s });
   };
-  const close = () => {
-    clearTimeout(timer);
-    if (ws) { ws.onclose = ws.onmessage = null; ws.close(); }
-    es?.close();
-    ws = es = null;
-  };
-  const later = (fast) => {
-    close();
-    const n = retry++;
-    // backoff: exponential, jittered, capped; a restarting server (1012/1013) is retried soon
-    const d = fast ? 250 + Math.random() * 750 : Math.min(CAP, 500 * 2 ** n) * (0.5 + Math.random() / 2);
-    setStatus(navigator.onLine === false || n >= 5 ? "offline" : "reconnecting");
-    timer = setTimeout(open, d);
-  };
+  const close = () => { sub?.close(); sub = null; };
   const open = () => {
     close();
     if (!feed() || !up) return;
-    if (status !== "offline") setStatus(status ? "reconnecting" : "connecting");
-    heard = Date.now();
-    const forced = a("transport");
-    if (forced === "sse" || (forced !== "websocket" && (sse || !window.WebSocket))) return openSSE();
-    const u = new URL("ws", base());
-    u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
-    const sock = (ws = new WebSocket(u));
-    let got = false;
-    sock.onopen = () => {
-      const sub = { type: "subscribe", feed: feed(), filter: filter() };
-      if (cursor) sub.since = cursor;
-      sock.send(JSON.stringify(sub));
-    };
-    sock.onmessage = (e) => { got = true; heard = Date.now(); frame(e.data); };
-    sock.onclose = (e) => {
-      // a socket that never carried a frame: blocked by a proxy, or no server. Try SSE after 3.
-      if (!got && ++wsFails >= 3 && window.EventSource) sse = true;
-      later(e.code === 1012 || e.code === 1013);
-    };
+    const t = a("transport");
+    sub = connect(base(), { transport: t === "sse" || t === "websocket" ? t : "auto" })
+      .subscribe(feed(), { filter: filter() }, frame);
   };
-  const openSSE = () => {
-    const u = new URL(`api/v1/feeds/${encodeURIComponent(feed())}/events`, base());
-    if (cursor) u.searchParams.set("since", cursor);
-    for (const [k, v] of Object.entries(filter())) u.searchParams.set(k, String(v));
-    const src = (es = new EventSource(u));
-    let ok = false;
-    src.onopen = () => { ok = true; heard = Date.now(); retry = 0; setStatus("live"); };
-    for (const type of ["item", "update", "retract", "pin", "snapshot", "ping"]) {
-      src.addEventListener(type, (e) => {
-        ok = true;
-        heard = Date.now();
-        if (type === "ping") pinged = true;
-        else frame(e.data, type, e.lastEventId);
-      });
-    }
-    src.onerror = () => {
-      if (src !== es) return;
-      if (!ok) { sse = false; wsFails = 0; } // neither works yet: alternate
-      later(false); // reconnect ourselves, with backoff and a fresh ?since=
-    };
-  };
-  const reconnect = () => { retry = 0; open(); };
+  const reconnect = () => (sub ? sub.reconnect() : open());
   const tickle = () => {
-    if ((ws || (es && pinged)) && Date.now() - heard > SILENCE) reconnect();
     for (const el of vp.querySelectorAll("time")) el.textContent = ago(el.dateTime, el.parentNode.lang);
   };
-  const online = () => status !== "live" && reconnect();
-  const offline = () => setStatus("offline");
-  const visible = () => {
-    if (document.hidden) return;
-    if (status !== "live" || Date.now() - heard > SILENCE) reconnect();
-    anim();
-  };
+  const visible = () => { if (!document.hidden) anim(); };
 
   // ---- events: the feed's state (items, order, pin), changed only by frames; the view follows ----
-  const frame = (data, type, id) => {
-    let m;
-    try { m = JSON.parse(data); } catch { return; }
-    if (type) m.type = type;
-    if (id) m.cursor ??= id;
-    if (m.cursor) cursor = m.cursor;
+  const frame = (m) => {
     const k = m.type;
-    if (k === "subscribed" || k === "snapshot") {
-      retry = wsFails = 0;
-      if (k === "snapshot") replace(m.items || [], m.pinned || null);
-      if (k === "snapshot" || m.recovered) setStatus("live"); // else a snapshot follows
-    } else if (k === "item" || k === "update") upsert(m.item, k === "item");
+    if (k === "status") setStatus(m.status);
+    else if (k === "snapshot") replace(m.items || [], m.pinned || null);
+    else if (k === "item" || k === "update") upsert(m.item, k === "item");
     else if (k === "retract") remove(m.id); // killed, held (withheld) or expired: it leaves either way
     else if (k === "pin") setPin(m.id ?? null, m.item);
     else if (k === "error") { // e.g. an unknown feed or filter: nothing will come, so say so
@@ -231,7 +167,8 @@ function mount(host) {
     for (const it of list) if (onAir(it) && match(it, f) && !items.has(it.id) && it.id !== pin?.id) place(it);
     trim();
     render();
-    emit("snapshot", { items: order.map((i) => items.get(i)), pinned: pin, cursor });
+    bar.classList.add("ready"); // server-rendered children (a slot until now) give way
+    emit("snapshot", { items: order.map((i) => items.get(i)), pinned: pin, cursor: sub?.cursor ?? null });
   };
   const upsert = (it, fresh) => {
     if (!it) return;
@@ -445,14 +382,12 @@ function mount(host) {
 
   return {
     get status() { return status; },
-    get cursor() { return cursor; },
+    get cursor() { return sub?.cursor ?? null; },
     get items() { return order.map((i) => items.get(i)); },
     get pinned() { return pin; },
     pause,
     reconnect,
     start() {
-      addEventListener("online", online);
-      addEventListener("offline", offline);
       document.addEventListener("visibilitychange", visible);
       clock = setInterval(tickle, 5000);
       ro.observe(vp);
@@ -463,8 +398,6 @@ function mount(host) {
     },
     stop() {
       up = false;
-      removeEventListener("online", online);
-      removeEventListener("offline", offline);
       document.removeEventListener("visibilitychange", visible);
       clearInterval(clock);
       ro.disconnect();
@@ -479,10 +412,9 @@ function mount(host) {
       items.clear();
       order = [];
       pin = wantPin = null;
-      cursor = null;
       render();
       loadInfo();
-      reconnect();
+      open(); // a new subscription: a snapshot for the new feed or filter
     },
   };
 }

@@ -101,6 +101,7 @@ PROBLEM_STATUSES: dict[int, tuple[str, str]] = {
                           "(`$.field`, `$.regions[2]`, `query.limit`, `header.Idempotency-Key`)."),
     429: ("RateLimited", "This token published, corrected or retracted too often; retry after "
                         "`Retry-After` seconds."),
+    501: ("FormatNotImplemented", "oEmbed: only `format=json` is implemented."),
     503: ("BrokerUnavailable", "The message broker is unreachable; nothing was changed. Retry "
                                "after `Retry-After` seconds."),
 }
@@ -521,6 +522,55 @@ def build_document(settings: Settings) -> Schema:
                                ("text/html",), [{
                                    "name": "feed", "in": "path", "required": True,
                                    "schema": {"type": "string"}}], not_found=True),
+        "/client.js": _page("clientScript", "The JavaScript client module (ES module)",
+                            ("text/javascript",)),
+        "/client.d.ts": _page("clientTypes", "TypeScript declarations of /client.js",
+                              ("application/typescript",)),
+        "/embed-resize.js": _page("embedResizeScript", "Optional host-page script: ticker "
+                                  "iframes take the height their content reports",
+                                  ("text/javascript",)),
+        "/live/{feed}": {"get": {
+            "operationId": "livePage", "tags": ["discovery"],
+            "summary": "The feed's latest items as a server-rendered page with LiveBlogPosting "
+                       "JSON-LD (docs/embedding.md)",
+            "parameters": [{"name": "feed", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {
+                "200": {"description": "The page.",
+                        "content": {"text/html": {"schema": {"type": "string"}}}},
+                "304": {"description": "Not modified (`If-None-Match` or `If-Modified-Since`)."},
+                "404": {"description": "No such feed.",
+                        "content": {"text/html": {"schema": {"type": "string"}}}},
+                **_problems(503),
+            },
+        }},
+        "/oembed": {"get": {
+            "operationId": "oembed", "tags": ["discovery"],
+            "summary": "oEmbed 1.0 for a /live/{feed} or /embed/{feed} URL of this service",
+            "parameters": [
+                {"name": "url", "in": "query", "required": True,
+                 "schema": {"type": "string"}},
+                {"name": "format", "in": "query", "required": False,
+                 "description": "`json`; any other format (`xml`) is answered with 501.",
+                 "schema": {"type": "string", "enum": ["json"], "default": "json"}},
+                {"name": "maxwidth", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1}},
+                {"name": "maxheight", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1}},
+            ],
+            "responses": {
+                "200": {"description": "A `rich` answer whose `html` is an iframe.",
+                        "content": _json({"type": "object", "required": [
+                            "version", "type", "html", "width", "height"]})},
+                **_problems(404, 422, 501),
+            },
+        }},
+        "/api/v1/asyncapi.json": {"get": {
+            "operationId": "asyncapi", "tags": ["discovery"],
+            "summary": "AsyncAPI 3.0 description of the WebSocket and SSE streams",
+            "responses": {"200": {"description": "AsyncAPI 3.0.",
+                                  "content": _json({"type": "object"})}},
+        }},
         "/desk": _page("deskPage", "The newsroom desk (publish, correct, retract)", ("text/html",)),
         "/": _page("readerPage", "The reader page", ("text/html",)),
         **_push_paths(),

@@ -17,6 +17,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ticker.web.base_url import base_url
+from ticker.web.live_page import oembed_link
+
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 ASSET_NAME = re.compile(r"[a-z0-9][a-z0-9-]*\.(js|css|svg)")  # used with fullmatch
 
@@ -24,6 +27,7 @@ MEDIA_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
+    ".ts": "application/typescript; charset=utf-8",
     ".html": "text/html; charset=utf-8",
 }
 
@@ -82,6 +86,10 @@ def serve(request: Request, name: str, headers: dict[str, str]) -> Response:
     asset = load_asset(name)
     if asset is None:
         return PlainTextResponse("Not Found", status_code=404)
+    return serve_asset(request, asset, headers)
+
+
+def serve_asset(request: Request, asset: Asset, headers: dict[str, str]) -> Response:
     all_headers = {"ETag": asset.etag, "X-Content-Type-Options": "nosniff", **headers}
     if _not_modified(request, asset.etag):
         return Response(status_code=304, headers=all_headers)
@@ -98,6 +106,19 @@ _SCRIPT_HEADERS = {
 
 async def widget_js(request: Request) -> Response:
     return serve(request, "widget.js", _SCRIPT_HEADERS)
+
+
+async def client_js(request: Request) -> Response:
+    # Deno, esm.sh and editors find the types of an ES module by this header
+    return serve(request, "client.js", {**_SCRIPT_HEADERS, "X-TypeScript-Types": "./client.d.ts"})
+
+
+async def client_types(request: Request) -> Response:
+    return serve(request, "client.d.ts", _SCRIPT_HEADERS)
+
+
+async def embed_resize_js(request: Request) -> Response:
+    return serve(request, "embed-resize.js", _SCRIPT_HEADERS)
 
 
 async def static_asset(request: Request) -> Response:
@@ -117,10 +138,18 @@ def _page_headers(csp: str, referrer: str = "strict-origin-when-cross-origin") -
 
 async def embed_page(request: Request) -> Response:
     """The embed page of a configured feed; any other feed is a ``404`` like on every surface."""
+    feed = request.path_params["feed"]
     runtime = getattr(request.app.state, "runtime", None)
-    if runtime is None or runtime.settings.feed(request.path_params["feed"]) is None:
+    asset = load_asset("embed.html")
+    if runtime is None or runtime.settings.feed(feed) is None or asset is None:
         return PlainTextResponse("Not Found", status_code=404)
-    return serve(request, "embed.html", _page_headers(EMBED_CSP))
+    # oEmbed discovery: consumers (a CMS given this page's URL) find the provider here
+    base = base_url(request)
+    link = oembed_link(base.url, f"{base.url}embed/{feed}", "Breaking news").encode()
+    body = asset.body.replace(b"</head>", link + b"\n</head>", 1)
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {**_page_headers(EMBED_CSP), "Cache-Control": base.cache_control(PAGE_CACHE)}
+    return serve_asset(request, Asset(body, asset.media_type, etag), headers)
 
 
 async def reader_page(request: Request) -> Response:
@@ -135,6 +164,9 @@ def page_routes() -> list[BaseRoute]:
     """The routes for the widget script, its assets and the three pages."""
     return [
         Route("/widget.js", widget_js, methods=["GET"], name="widget_js"),
+        Route("/client.js", client_js, methods=["GET"], name="client_js"),
+        Route("/client.d.ts", client_types, methods=["GET"], name="client_types"),
+        Route("/embed-resize.js", embed_resize_js, methods=["GET"], name="embed_resize_js"),
         Route("/static/{name:str}", static_asset, methods=["GET"], name="static_asset"),
         Route("/embed/{feed:str}", embed_page, methods=["GET"], name="embed_page"),
         Route("/desk", desk_page, methods=["GET"], name="desk_page"),

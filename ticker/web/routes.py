@@ -7,6 +7,9 @@ from starlette.routing import BaseRoute, Route
 from ticker.reach.push import api as push_api
 from ticker.transports import sse
 from ticker.web import api, desk_api, ops, tokens
+from ticker.web.asyncapi import asyncapi_json
+from ticker.web.live import live_page
+from ticker.web.oembed import oembed
 from ticker.web.openapi import openapi_json
 from ticker.web.pages import page_routes
 from ticker.web.syndication import atom_feed, json_feed
@@ -34,8 +37,11 @@ def build_routes() -> list[BaseRoute]:
         Route(f"{FEED}/desk/events", desk_api.desk_events, methods=["GET"]),
         Route("/api/v1/tokens/revoke", tokens.revoke_token, methods=["POST"]),
         Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
+        Route("/api/v1/asyncapi.json", asyncapi_json, methods=["GET"]),
         Route("/feeds/{feed}.atom", atom_feed, methods=["GET"]),
         Route("/feeds/{feed}.json", json_feed, methods=["GET"]),
+        Route("/live/{feed}", live_page, methods=["GET"]),
+        Route("/oembed", oembed, methods=["GET"]),
         Route("/healthz", ops.healthz, methods=["GET"]),
         Route("/readyz", ops.readyz, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),

@@ -3,9 +3,9 @@
 Each pass reads every source with a conditional GET (``If-None-Match``/``If-Modified-Since`` from
 the last ``200``), parses it with feedparser, and for each entry, oldest first:
 
-- new: map it to an item (``publishers.mapping``), write it down as ``pending`` in the state file,
-  publish it with an Idempotency-Key derived from the ticker feed, the source URL and the entry
-  id, then write down the item id;
+- new: map it to an item (``ticker_publishers.mapping``), write it down as ``pending`` in the
+  state file, publish it with an Idempotency-Key derived from the ticker feed, the source URL and
+  the entry id, then write down the item id;
 - already posted, and its title, link or updated date changed: correct the item with the fields
   that now map differently (``PATCH``);
 - posted and unchanged, skipped, retracted on ticker: nothing.
@@ -43,8 +43,8 @@ import feedparser
 import httpx
 import msgspec
 
-from publishers.client import Ticker
-from publishers.errors import (
+from ticker_publishers.client import Ticker
+from ticker_publishers.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
@@ -54,15 +54,22 @@ from publishers.errors import (
     Unauthorized,
     Unavailable,
 )
-from publishers.mapping import Rule, SourceMapping, entry_field, entry_id, entry_signature, to_body
-from publishers.retry import RetryInfo, RetryPolicy
-from publishers.state import EntryState, SourceState, State, StateError, load, save
-from ticker.model import PublishBody
-from ticker.outbound.rules import AddressRules, Refused
-from ticker.outbound.sync import deadline, guarded_client
+from ticker_publishers.mapping import (
+    Rule,
+    SourceMapping,
+    entry_field,
+    entry_id,
+    entry_signature,
+    to_body,
+)
+from ticker_publishers.outbound.rules import AddressRules, Refused
+from ticker_publishers.outbound.sync import deadline, guarded_client
+from ticker_publishers.retry import RetryInfo, RetryPolicy
+from ticker_publishers.state import EntryState, SourceState, State, StateError, load, save
+from ticker_publishers.wire import PublishBody
 
 PROG = "ticker-bridge"
-log = logging.getLogger("publishers.bridge")
+log = logging.getLogger("ticker_publishers.bridge")
 
 OK = 0
 USAGE = 2  # bad arguments or configuration, unusable state file, another bridge holds the lock
@@ -199,9 +206,9 @@ def fetch(http: httpx.Client, url: str, known: SourceState | None,
           max_bytes: int, seconds: float) -> Fetched | None:
     """GET the source, conditionally; ``None`` when it has not changed (``304``).
 
-    ``http`` is a guarded client (``ticker.outbound.sync``): every hop of a redirect connects
-    only to a public address (or one in ``allow_networks``), and ``seconds`` bounds the whole
-    fetch — a source trickling a byte every few seconds cannot stall the pass."""
+    ``http`` is a guarded client (``ticker_publishers.outbound.sync``): every hop of a redirect
+    connects only to a public address (or one in ``allow_networks``), and ``seconds`` bounds the
+    whole fetch — a source trickling a byte every few seconds cannot stall the pass."""
     headers = {"Accept": ACCEPT}
     if known is not None and known.etag:
         headers["If-None-Match"] = known.etag

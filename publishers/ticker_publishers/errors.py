@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import msgspec
 
-from ticker.model import FieldError, Problem
+from ticker_publishers.wire import FieldError, Problem
 
 _problem_decoder = msgspec.json.Decoder(Problem)
 

@@ -17,7 +17,7 @@ from typing import Literal
 
 import msgspec
 
-from ticker.model import PublishBody
+from ticker_publishers.wire import PublishBody
 
 Status = Literal["pending", "posted", "rejected", "skipped", "retracted", "lost"]
 """``pending``: being posted. ``posted``: ``item`` is its ticker item. ``rejected``: the server

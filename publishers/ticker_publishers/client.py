@@ -1,6 +1,7 @@
 """The ticker client: ``Ticker`` (blocking) and ``AsyncTicker`` (asyncio), on httpx.
 
-Both speak only the public HTTP API and return the wire models from ``ticker.model``::
+Both speak only the public HTTP API and return the wire models (``ticker_publishers.wire``,
+the server's ``ticker.model`` shipped with this package)::
 
     with Ticker("http://127.0.0.1:8000", token) as ticker:
         item = ticker.publish("en", "Toll rises to 5", source="Civil Defence", urgency=2)
@@ -14,7 +15,7 @@ to send or the pause to take, and is sent back the answer); the two classes only
 one with ``time.sleep`` and a blocking ``httpx.Client``, the other with ``asyncio.sleep`` and an
 ``httpx.AsyncClient``. So retries behave the same in both.
 
-Retries (see ``publishers.retry``): connection failures, lost answers, ``429`` (waiting its
+Retries (see ``ticker_publishers.retry``): connection failures, lost answers, ``429`` (waiting its
 ``Retry-After``), ``502``/``503``/``504``. They never duplicate anything:
 
 - every publish carries an ``Idempotency-Key`` (yours, or one made for this call and reused on
@@ -42,11 +43,16 @@ import httpx
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from publishers.errors import TickerError, Unavailable, error_for
-from publishers.retry import RETRY_STATUSES, OnRetry, RetryInfo, RetryPolicy, parse_retry_after
-from publishers.sse import SseParser, StreamEvent, StreamProtocolError, decode
-from ticker import codec
-from ticker.model import Event, FeedInfo, Item, Tombstone
+from ticker_publishers.errors import TickerError, Unavailable, error_for
+from ticker_publishers.retry import (
+    RETRY_STATUSES,
+    OnRetry,
+    RetryInfo,
+    RetryPolicy,
+    parse_retry_after,
+)
+from ticker_publishers.sse import SseParser, StreamEvent, StreamProtocolError, decode
+from ticker_publishers.wire import Event, FeedInfo, Item, Tombstone
 
 __all__ = [
     "AsyncTicker",
@@ -113,7 +119,8 @@ def rfc3339(when: When) -> str:
     return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-_item = codec.item_decoder
+_item = msgspec.json.Decoder(Item)
+_encoder = msgspec.json.Encoder()
 _tombstone = msgspec.json.Decoder(Tombstone)
 _pin_state = msgspec.json.Decoder(PinState)
 _latest = msgspec.json.Decoder(Latest)
@@ -358,7 +365,7 @@ class _Base:
 
     @staticmethod
     def _json(body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> dict[str, Any]:
-        return {"content": codec.encode(body),
+        return {"content": _encoder.encode(body),
                 "headers": {"Content-Type": "application/json", **(headers or {})}}
 
     def _publish(self, feed: str, text: str, source: str | None, urgency: int | None,
@@ -454,7 +461,7 @@ def _decode(decoder: msgspec.json.Decoder[_T], response: httpx.Response) -> _T:
 class Ticker(_Base):
     """A blocking client. Use it as a context manager, or call ``close()``.
 
-    ``retry`` sets the policy for every call (``publishers.retry.NO_RETRY`` to fail fast);
+    ``retry`` sets the policy for every call (``ticker_publishers.retry.NO_RETRY`` to fail fast);
     ``on_retry`` is told about each retry before its wait; ``transport`` replaces httpx's (tests,
     proxies, mounts).
     """

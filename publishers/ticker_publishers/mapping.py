@@ -1,6 +1,6 @@
 """From a feed entry to a ticker item: clean text, trimmed text, and the mapping rules.
 
-Nothing here does I/O; ``publishers.bridge`` feeds it what feedparser parsed.
+Nothing here does I/O; ``ticker_publishers.bridge`` feeds it what feedparser parsed.
 
 - **text**: the entry's title as plain text (tags dropped from HTML titles, entities decoded),
   NFC-normalised, runs of whitespace (newlines, tabs) made one space, and the characters the
@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-from ticker.model import PublishBody
+from ticker_publishers.wire import PublishBody
 
 ELLIPSIS = "…"
 REGIONS_MAX = 8

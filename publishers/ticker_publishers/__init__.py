@@ -1,12 +1,12 @@
 """Tools that post into ticker through its public HTTP API.
 
-- ``publishers.client``: ``Ticker`` and ``AsyncTicker``, the Python client;
-- ``publishers.cli``: the ``ticker-publish`` command;
-- ``publishers.bridge``: the ``ticker-bridge`` command (RSS/Atom into ticker).
+- ``ticker_publishers.client``: ``Ticker`` and ``AsyncTicker``, the Python client;
+- ``ticker_publishers.cli``: the ``ticker-publish`` command;
+- ``ticker_publishers.bridge``: the ``ticker-bridge`` command (RSS/Atom into ticker).
 """
 
-from publishers.client import AsyncTicker, EventsPage, Latest, Ticker, new_idempotency_key
-from publishers.errors import (
+from ticker_publishers.client import AsyncTicker, EventsPage, Latest, Ticker, new_idempotency_key
+from ticker_publishers.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
@@ -16,8 +16,8 @@ from publishers.errors import (
     Unauthorized,
     Unavailable,
 )
-from publishers.retry import NO_RETRY, RetryInfo, RetryPolicy
-from publishers.sse import StreamEvent
+from ticker_publishers.retry import NO_RETRY, RetryInfo, RetryPolicy
+from ticker_publishers.sse import StreamEvent
 
 __all__ = [
     "NO_RETRY",

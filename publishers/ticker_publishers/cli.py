@@ -35,17 +35,17 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec import UNSET
 
-from publishers.client import Ticker, rfc3339
-from publishers.errors import (
+from ticker_publishers.client import Ticker, rfc3339
+from ticker_publishers.errors import (
     Forbidden,
     RateLimited,
     TickerError,
     Unauthorized,
     Unavailable,
 )
-from publishers.retry import RetryInfo, RetryPolicy
-from publishers.sse import StreamEvent
-from ticker.model import (
+from ticker_publishers.retry import RetryInfo, RetryPolicy
+from ticker_publishers.sse import StreamEvent
+from ticker_publishers.wire import (
     Item,
     ItemEvent,
     PinEvent,

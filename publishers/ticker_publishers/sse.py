@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 import msgspec
 
-from ticker.model import ItemEvent, PinEvent, RetractEvent, Snapshot, Subscribed, UpdateEvent
+from ticker_publishers.wire import (
+    ItemEvent,
+    PinEvent,
+    RetractEvent,
+    Snapshot,
+    Subscribed,
+    UpdateEvent,
+)
 
 StreamEvent = Subscribed | Snapshot | ItemEvent | UpdateEvent | RetractEvent | PinEvent
 """What ``events()`` yields: the stream's control messages and the feed's events (a
