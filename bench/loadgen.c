@@ -21,6 +21,16 @@
  *                      every item, or after --idle-ms without a delivery, or
  *                      after --max-drain-ms
  *   quit               close everything and exit
+ *   drop               close every reader's socket at once (no close frame: a proxy or a
+ *                      deploy cutting them); reports {"event":"dropped"}
+ *   storm LO HI C CUR  reconnect every reader at once, at most C handshakes in flight, and
+ *                      measure items [LO, HI] (published while they were away) as a phase;
+ *                      CUR=1 resumes each reader from the last cursor it saw (json dialect:
+ *                      /ws?...&since=CURSOR). The phase ends when every reader is ready and
+ *                      has every item (HI < LO: no items, only the reconnect)
+ *
+ * Per item of a phase it also reports the time from the publish request to the LAST reader
+ * that got it ("ttl": time to last reader), the number the one-flash case is judged by.
  *
  * Build: cc -O2 -o loadgen loadgen.c -lz
  */
@@ -74,6 +84,7 @@ struct conn {
     double last_rank;     /* feed-order rank of the last item seen this phase */
     uint8_t has_last;     /* ... if any */
     uint32_t got;         /* unique deliveries in the current phase */
+    char cursor[48];      /* the last cursor this reader saw (json dialect), for resumes */
 };
 
 /* options */
@@ -133,6 +144,13 @@ static struct rusage ph_ru0;
 static uint32_t *lat_us;
 static uint64_t lat_n, lat_cap;
 static uint64_t stray_total;
+/* per item of the phase: publish send time and the last / first delivery, deliveries */
+static int64_t *item_send, *item_last, *item_first;
+static uint32_t *item_got;
+/* a reconnect storm in progress */
+static int storm_active, storm_cursors;
+static int64_t storm_start_real, storm_start_mono;
+static char path_buf[1024];
 
 static int64_t now_ns(void) {
     struct timespec ts;
@@ -285,7 +303,13 @@ static void start_connect(int i) {
 }
 
 static void send_handshake(struct conn *c) {
-    char req[1024];
+    char req[2048];
+    const char *path = opt_path;
+    if (storm_active && storm_cursors && c->cursor[0]) {
+        snprintf(path_buf, sizeof path_buf, "%s%ssince=%s", opt_path,
+                 strchr(opt_path, '?') ? "&" : "?", c->cursor);
+        path = path_buf;
+    }
     int n = snprintf(req, sizeof req,
                      "GET %s HTTP/1.1\r\n"
                      "Host: %s:%d\r\n"
@@ -297,7 +321,7 @@ static void send_handshake(struct conn *c) {
                      "User-Agent: ticker-bench-loadgen\r\n"
                      "%s"
                      "\r\n",
-                     opt_path, opt_host, opt_port, opt_host, opt_port,
+                     path, opt_host, opt_port, opt_host, opt_port,
                      opt_deflate ? "Sec-WebSocket-Extensions: permessage-deflate; "
                                    "client_max_window_bits\r\n"
                                  : "");
@@ -338,6 +362,10 @@ static void record_delivery(struct conn *c, int64_t seq, int64_t send_ns, int64_
     bm[idx >> 6] |= bit;
     ph_unique++;
     c->got++;
+    item_got[idx]++;
+    item_send[idx] = send_ns;
+    if (recv_ns > item_last[idx]) item_last[idx] = recv_ns;
+    if (!item_first[idx] || recv_ns < item_first[idx]) item_first[idx] = recv_ns;
     if (!ref_set[idx]) {
         double r;
         if (c->has_last) {
@@ -421,6 +449,14 @@ static void on_message(struct conn *c, const uint8_t *p, size_t n, int64_t recv_
     }
     /* JSON dialect: ignore snapshots (they repeat earlier items) */
     if (n > 8 && p[0] == '{') {
+        const uint8_t *cur = memmem(p, n < 160 ? n : 160, "\"cursor\":\"", 10);
+        if (cur) {
+            const uint8_t *v = cur + 10, *e = p + n;
+            size_t k = 0;
+            while (v + k < e && v[k] != '"' && k < sizeof c->cursor - 1) k++;
+            memcpy(c->cursor, v, k);
+            c->cursor[k] = 0;
+        }
         if (!c->ready && opt_ready == R_ACK && memmem(p, n, opt_ack, strlen(opt_ack))) {
             mark_ready(c);
             return;
@@ -731,7 +767,7 @@ static double q_ms(double q) {
 }
 
 static void phase_begin(const char *name, int64_t lo, int64_t hi) {
-    if (hi < lo || hi - lo > 1000000) {
+    if (hi < lo - 1 || hi - lo > 1000000) {
         emit("{\"event\":\"warn\",\"message\":\"bad phase range\"}");
         return;
     }
@@ -739,7 +775,7 @@ static void phase_begin(const char *name, int64_t lo, int64_t hi) {
     phase_lo = lo;
     phase_hi = hi;
     phase_count = (uint32_t)(hi - lo + 1);
-    bm_words = (phase_count + 63) / 64;
+    bm_words = (phase_count + 63) / 64 + 1;
     free(bitmap);
     bitmap = calloc((size_t)opt_n * bm_words, sizeof *bitmap);
     if (!bitmap) die("out of memory");
@@ -749,9 +785,18 @@ static void phase_begin(const char *name, int64_t lo, int64_t hi) {
     }
     free(ref_rank);
     free(ref_set);
-    ref_rank = calloc(phase_count, sizeof *ref_rank);
-    ref_set = calloc(phase_count, 1);
+    ref_rank = calloc(phase_count + 1, sizeof *ref_rank);
+    ref_set = calloc(phase_count + 1, 1);
     if (!ref_rank || !ref_set) die("out of memory");
+    free(item_send);
+    free(item_last);
+    free(item_first);
+    free(item_got);
+    item_send = calloc(phase_count + 1, sizeof *item_send);
+    item_last = calloc(phase_count + 1, sizeof *item_last);
+    item_first = calloc(phase_count + 1, sizeof *item_first);
+    item_got = calloc(phase_count + 1, sizeof *item_got);
+    if (!item_send || !item_last || !item_first || !item_got) die("out of memory");
     any_ranked = 0;
     rank_max = 0;
     ph_unique = ph_dup = ph_ooo = ph_stray = ph_frames = ph_bytes = ph_reads = 0;
@@ -804,6 +849,29 @@ static void phase_report(const char *reason) {
     /* CDF: 200 evenly spaced quantiles plus the far tail */
     for (int k = 0; k <= 200; k++) printf("%s[%.3f,%.4f]", k ? "," : "", q_ms(k / 200.0), k / 200.0);
     printf(",[%.3f,0.999],[%.3f,0.9999]]", q_ms(0.999), q_ms(0.9999));
+    /* time to the last (and first) reader per item, and the storm's own clock */
+    printf(",\"items_ttl_ms\":[");
+    for (uint32_t k = 0; k < phase_count; k++)
+        printf("%s%.3f", k ? "," : "",
+               item_got[k] ? (item_last[k] - item_send[k]) / 1e6 : -1.0);
+    printf("],\"items_ttfr_ms\":[");
+    for (uint32_t k = 0; k < phase_count; k++)
+        printf("%s%.3f", k ? "," : "",
+               item_got[k] ? (item_first[k] - item_send[k]) / 1e6 : -1.0);
+    printf("],\"items_got\":[");
+    for (uint32_t k = 0; k < phase_count; k++) printf("%s%u", k ? "," : "", item_got[k]);
+    printf("]");
+    if (storm_active) {
+        /* resumed: every reader ready and every missed item delivered, from the first connect */
+        int64_t ready_ns = ready_reported ? t_all_ready - storm_start_mono : -1;
+        int64_t last_ns = ph_last_recv > storm_start_real ? ph_last_recv - storm_start_real : 0;
+        int64_t resumed_ns = ready_ns < 0 ? -1 : (last_ns > ready_ns ? last_ns : ready_ns);
+        printf(",\"storm\":{\"cursors\":%d,\"start_ns\":%lld,\"all_ready_s\":%.6f,"
+               "\"resumed_s\":%.6f,\"ready\":%d,\"failed\":%d}",
+               storm_cursors, (long long)storm_start_real, ready_ns / 1e9, resumed_ns / 1e9,
+               n_ready, n_failed);
+        storm_active = 0;
+    }
     printf(",\"close_codes\":{\"1000\":%d,\"1001\":%d,\"1008\":%d,\"1009\":%d,\"1011\":%d,"
            "\"1012\":%d,\"1013\":%d,\"other\":%d}}\n",
            close_codes[0], close_codes[1], close_codes[2], close_codes[3], close_codes[4],
@@ -817,10 +885,12 @@ static void phase_check(void) {
     if (!phase_active || !phase_ended) return;
     int64_t t = mono_ns();
     uint64_t expected_now = ph_expected; /* closed readers still count as loss */
-    if (ph_unique >= expected_now) {
+    int all_in = !storm_active || ready_reported;
+    if (ph_unique >= expected_now && all_in) {
         phase_report("complete");
-    } else if (t - (ph_last_delivery_wall > ph_end_wall ? ph_last_delivery_wall : ph_end_wall) >
-               (int64_t)opt_idle_ms * 1000000) {
+    } else if (all_in && t - (ph_last_delivery_wall > ph_end_wall ? ph_last_delivery_wall
+                                                                    : ph_end_wall) >
+                             (int64_t)opt_idle_ms * 1000000) {
         phase_report("idle");
     } else if (t - ph_end_wall > (int64_t)opt_max_drain_ms * 1000000) {
         phase_report("timeout");
@@ -835,6 +905,7 @@ static size_t inlen;
 static void on_command(char *line) {
     char name[64];
     long long lo, hi;
+    int conc, cur;
     if (sscanf(line, "phase %63s %lld %lld", name, &lo, &hi) == 3) {
         phase_begin(name, lo, hi);
     } else if (strcmp(line, "end") == 0) {
@@ -842,6 +913,38 @@ static void on_command(char *line) {
             phase_ended = 1;
             ph_end_wall = mono_ns();
         }
+    } else if (strcmp(line, "drop") == 0) {
+        int closed = 0;
+        for (int i = 0; i < opt_n; i++) {
+            struct conn *c = &conns[i];
+            if (c->fd < 0) continue;
+            epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+            close(c->fd);
+            c->fd = -1;
+            conn_free_buffers(c);
+            if (c->state == S_OPEN) n_open--;
+            if (c->deflate) n_deflate--;
+            c->deflate = 0;
+            c->state = S_IDLE;
+            c->ready = 0;
+            closed++;
+        }
+        n_ready = n_inflight = 0;
+        emit("{\"event\":\"dropped\",\"closed\":%d}", closed);
+    } else if (sscanf(line, "storm %lld %lld %d %d", &lo, &hi, &conc, &cur) == 4) {
+        phase_begin("storm", lo, hi);
+        ph_conns_at_start = opt_n;
+        ph_expected = (uint64_t)opt_n * phase_count;
+        storm_active = 1;
+        storm_cursors = cur;
+        opt_concurrency = conc > 0 ? conc : opt_concurrency;
+        for (int i = 0; i < opt_n; i++) conns[i].attempts = 0;
+        n_started = n_ready = n_failed = n_inflight = 0;
+        ready_reported = 0;
+        storm_start_real = now_ns();
+        storm_start_mono = t_connect_start = mono_ns();
+        phase_ended = 1;
+        ph_end_wall = mono_ns();
     } else if (strcmp(line, "quit") == 0) {
         quit_requested = 1;
     } else if (strcmp(line, "stats") == 0) {
@@ -961,7 +1064,7 @@ int main(int argc, char **argv) {
 
         int64_t t = mono_ns();
         if (!ready_reported &&
-            (n_ready + n_failed >= opt_n || t - t0 > (int64_t)opt_connect_timeout_ms * 1000000)) {
+            (n_ready + n_failed >= opt_n || t - t_connect_start > (int64_t)opt_connect_timeout_ms * 1000000)) {
             struct rusage ru_c1;
             getrusage(RUSAGE_SELF, &ru_c1);
             t_all_ready = t;

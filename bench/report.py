@@ -13,13 +13,14 @@ from typing import Any
 
 Json = dict[str, Any]
 
-ORDER = ["ticker-redis", "ticker-memory", "socketio", "ws", "starlette"]
+ORDER = ["ticker-redis", "ticker-redis-w2", "ticker-memory", "socketio", "ws", "starlette"]
 COLORS = {
     "ticker-redis": "#d62728",
     "ticker-memory": "#ff9896",
     "socketio": "#1f77b4",
     "ws": "#2ca02c",
     "starlette": "#9467bd",
+    "ticker-redis-w2": "#8c564b",
 }
 BEGIN = "<!-- analysis:begin -->"
 END = "<!-- analysis:end -->"
@@ -97,6 +98,8 @@ def phase_table(runs: Iterable[Json], name: str) -> list[str]:
     for run in runs:
         ph = _phase(run, name)
         label = run["label"] + (" + deflate" if run["deflate"] else "")
+        if ph is None and run.get("ok"):
+            continue  # a run without this phase (the --workers runs: the flash only)
         if ph is None:
             err = run.get("error", "no data")
             lines.append(f"| {label} | {run['n']:,} | failed: {err} |" + " |" * 10)
@@ -146,6 +149,13 @@ def _find(runs: list[Json], server: str, n: int, deflate: bool = False) -> Json 
 
 
 def targets(runs: list[Json]) -> list[str]:
+    try:
+        return _targets(runs)
+    except (KeyError, TypeError) as exc:
+        return [f"(targets not computed: {type(exc).__name__} {exc}: a partial run)"]
+
+
+def _targets(runs: list[Json]) -> list[str]:
     lines = ["| target | measured | met? |", "|---|---|---|"]
 
     def row(target: str, measured: str, met: bool | None) -> None:
@@ -192,6 +202,197 @@ def targets(runs: list[Json]) -> list[str]:
                 f"{a:.2f} commands, {p1['redis_us_per_item']:.0f} µs at N = 1,000; "
                 f"{b:.2f} commands, {p10['redis_us_per_item']:.0f} µs at N = 10,000",
                 abs(a - b) < 0.5)
+    return lines
+
+
+def _ttl(run: Json | None) -> float | None:
+    ph = _phase(run, "flash") if run else None
+    ttl = ph.get("ttl_ms", {}) if ph else {}
+    value: float | None = ttl.get("p50")
+    return value
+
+
+def _storm(run: Json | None) -> Json | None:
+    return _phase(run, "storm") if run else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def goals(runs: list[Json]) -> list[str]:
+    """Issue 16's goals, as ratios from this run (a goal whose runs are missing is left out)."""
+    try:
+        return _goals(runs)
+    except (KeyError, TypeError) as exc:
+        return [f"(goals not computed: {type(exc).__name__} {exc}: a partial run)"]
+
+
+def _goals(runs: list[Json]) -> list[str]:
+    lines = ["| goal | measured | ratio | met? |", "|---|---|---|---|"]
+
+    def row(goal: str, measured: str, ratio: float | None, limit: float) -> None:
+        if ratio is None:
+            lines.append(f"| {goal} | {measured} | – | – |")
+            return
+        verdict = "yes" if ratio <= limit else "**no**"
+        lines.append(f"| {goal} | {measured} | {ratio:.2f}× | {verdict} |")
+
+    for n in (1000, 5000):
+        t, w = _find(runs, "ticker-redis", n), _find(runs, "ws", n)
+        if t and w and "rate" in t["phases"] and "rate" in w["phases"]:
+            a = t["phases"]["rate"]["server_us_per_delivery"]
+            b = w["phases"]["rate"]["server_us_per_delivery"]
+            row(f"20 items/s, N = {n:,}: server CPU per delivery ≤ 0.75× Node ws",
+                f"{_f(a, 2)} vs {_f(b, 2)} µs", _ratio(a, b), 0.75)
+    t, w = _find(runs, "ticker-redis", 10000), _find(runs, "ws", 10000)
+    if t and w:
+        a, b = _ttl(t), _ttl(w)
+        row("one item at 2 items/s, N = 10,000: publish → last reader ≤ 0.6× Node ws "
+            "(median over the items)", f"{_f(a)} vs {_f(b)} ms", _ratio(a, b), 0.6)
+        st, sw = _storm(t), _storm(w)
+        if st and sw:
+            row("reconnect storm, N = 10,000: server CPU per connection incl. subscription and "
+                "resume ≤ 1.0× Node ws's bare handshake",
+                f"{_f(st['server_us_per_conn'])} vs {_f(sw['server_us_per_conn'])} µs",
+                _ratio(st["server_us_per_conn"], sw["server_us_per_conn"]), 1.0)
+            row("reconnect storm, N = 10,000: all resumed with every missed event ≤ 0.75× the "
+                "time Node ws takes to accept them bare",
+                f"{_f(st['resumed_s'], 2)} vs {_f(sw['all_ready_s'], 2)} s "
+                f"({st['lost']} lost, {st['dup']} dup, {st['out_of_order']} out of order)",
+                _ratio(st["resumed_s"], sw["all_ready_s"]) if st["lost"] + st["dup"]
+                + st["out_of_order"] == 0 else 99.0, 0.75)
+        row("RSS per connected, subscribed reader, N = 10,000: ≤ 4.5 KB",
+            f"{_f(t['rss_per_conn_kb'], 2)} KB", t["rss_per_conn_kb"] / 4.5, 1.0)
+        row("… and ≤ 0.8× Node ws", f"{_f(t['rss_per_conn_kb'], 2)} vs "
+            f"{_f(w['rss_per_conn_kb'], 2)} KB", _ratio(t["rss_per_conn_kb"],
+                                                       w["rss_per_conn_kb"]), 0.8)
+    t, w, s = (_find(runs, name, 5000) for name in ("ticker-redis", "ws", "socketio"))
+    if t and w and s and all("burst" in r["phases"] for r in (t, w, s)):
+        a = t["phases"]["burst"]["server_us_per_delivery"]
+        worst = max(_ratio(a, p["phases"]["burst"]["server_us_per_delivery"]) or 0
+                    for p in (w, s))
+        row("kept: burst, N = 5,000, CPU per delivery ≤ 0.3× Node ws and Socket.IO",
+            f"{_f(a, 2)} vs {_f(w['phases']['burst']['server_us_per_delivery'], 2)} / "
+            f"{_f(s['phases']['burst']['server_us_per_delivery'], 2)} µs", worst, 0.3)
+    t = _find(runs, "ticker-redis", 10000)
+    if t and "rate" in t["phases"]:
+        p99 = t["phases"]["rate"]["lat_ms"]["p99"]
+        row("kept: 20 items/s, N = 10,000: p99 ≤ 300 ms", f"{_f(p99)} ms", p99 / 300, 1.0)
+    ours = [r for r in runs if r["server"].startswith("ticker") and r.get("ok")]
+    bad = sum(ph["lost"] + ph["dup"] + ph["out_of_order"] for r in ours
+              for ph in r.get("phases", {}).values())
+    lines.append(f"| kept: 0 lost, duplicated or out of order (every ticker phase of this run) | "
+                 f"{bad} | – | {'yes' if bad == 0 else '**no**'} |")
+    w1 = _find(runs, "ticker-redis", WORKERS_N)
+    w2 = _find(runs, "ticker-redis-w2", WORKERS_N)
+    if w1 and w2:
+        a, b = _ttl(w2), _ttl(w1)
+        row(f"--workers 2: a flash to {WORKERS_N:,} readers reaches the last one in ≤ 0.6× "
+            "the single-worker time", f"{_f(a)} vs {_f(b)} ms", _ratio(a, b), 0.6)
+    return lines
+
+
+WORKERS_N = 19800  # bench/run.py: the file limit here is 20,000 per process
+
+
+def issue_table(runs: list[Json]) -> list[str]:
+    """Issue 16's opening table, redone from this run."""
+    names = ("ticker-redis", "ws", "socketio")
+    lines = ["| N readers | metric | ticker | Node `ws` + Redis | Socket.IO + redis adapter |",
+             "|---|---|---|---|---|"]
+
+    def cells(n: int, get: Any) -> list[str]:
+        out = []
+        for name in names:
+            run = _find(runs, name, n)
+            try:
+                out.append(get(run) if run else "–")
+            except (KeyError, TypeError):
+                out.append("–")
+        return out
+
+    def add(n: int, metric: str, get: Any) -> None:
+        lines.append(f"| {n:,} | {metric} | " + " | ".join(cells(n, get)) + " |")
+
+    add(5000, "burst CPU-µs per delivery",
+        lambda r: _f(r["phases"]["burst"]["server_us_per_delivery"], 2))
+    add(10000, "20 items/s, p99 ms (publishing took, s)",
+        lambda r: f"{_f(r['phases']['rate']['lat_ms']['p99'], 0)} "
+                  f"({_f(r['phases']['rate']['publish_s'], 1)})")
+    for n in (5000, 1000):
+        add(n, "20 items/s, CPU-µs per delivery / p99 ms",
+            lambda r: f"{_f(r['phases']['rate']['server_us_per_delivery'], 2)} / "
+                      f"{_f(r['phases']['rate']['lat_ms']['p99'], 0)}")
+    for n in (1000, 5000, 10000):
+        add(n, "one item at 2/s: publish → last reader, ms (median of 10)",
+            lambda r: _f(r["phases"]["flash"]["ttl_ms"]["p50"]))
+    for n in (5000, 10000):
+        add(n, "reconnect storm: server CPU-µs per connection (ticker: handshake + subscribe + "
+               "resume of 5 missed items; peers: bare handshake / namespace join)",
+            lambda r: _f(r["phases"]["storm"]["server_us_per_conn"], 0))
+    add(10000, "reconnect storm: all back (ticker: and resumed), s",
+        lambda r: _f(r["phases"]["storm"]["resumed_s"], 2))
+    add(10000, "RSS per connected reader, KB", lambda r: _f(r["rss_per_conn_kb"], 2))
+    return lines
+
+
+def flash_table(runs: list[Json]) -> list[str]:
+    lines = ["| server | N | publish → first reader, ms | publish → last reader, ms: median "
+             "(min – max) | server CPU µs/delivery | lost / dup / out-of-order | "
+             "other load, cores |", "|" + "---|" * 7]
+    for run in runs:
+        ph = _phase(run, "flash")
+        if not ph or run["deflate"]:
+            continue
+        ttl = ph.get("ttl_ms", {})
+        label = run["label"] + ("" if run.get("pinned", True) else " (unpinned)")
+        lines.append(
+            f"| {label} | {run['n']:,} | {_f(ttl.get('first_reader_p50'))} | "
+            f"{_f(ttl.get('p50'))} ({_f(ttl.get('min'))} – {_f(ttl.get('max'))}) | "
+            f"{_f(ph['server_us_per_delivery'], 2)} | {_status(ph)} | "
+            f"{_bg(ph.get('background_cores'))} |")
+    return lines
+
+
+def storm_table(runs: list[Json]) -> list[str]:
+    lines = ["| server | N | missed items per reader | all connected, s | all resumed, s | "
+             "server CPU µs per connection | lost / dup / out-of-order | loadgen CPU s | "
+             "other load, cores |", "|" + "---|" * 9]
+    for run in runs:
+        ph = _phase(run, "storm")
+        if not ph:
+            continue
+        lines.append(
+            f"| {run['label']} | {run['n']:,} | {ph['missed_items']} | "
+            f"{_f(ph['all_ready_s'], 3)} | {_f(ph['resumed_s'], 3)} | "
+            f"{_f(ph['server_us_per_conn'], 0)} | {_status(ph)} | "
+            f"{_f(ph['loadgen_cpu_s'], 2)} | {_bg(ph.get('background_cores'))} |")
+    return lines
+
+
+def workers_table(runs: list[Json]) -> list[str]:
+    lines = ["| server | N | where | publish → last reader, ms: median (min – max) | "
+             "server CPU per flash, ms | load generators' CPU per flash, ms | "
+             "sockets per process | RSS per reader, KB |", "|" + "---|" * 8]
+    for run in runs:
+        if run["n"] != WORKERS_N:
+            continue
+        ph = _phase(run, "flash")
+        if not ph:
+            continue
+        ttl = ph.get("ttl_ms", {})
+        items = max(ph["items"], 1)
+        where = ("server core 0, load generators core 1" if run.get("pinned", True)
+                 else "everything on both cores")
+        socks = run.get("sockets_per_process")
+        lines.append(
+            f"| {run['label']} | {run['n']:,} | {where} | {_f(ttl.get('p50'))} "
+            f"({_f(ttl.get('min'))} – {_f(ttl.get('max'))}) | "
+            f"{_f(ph['server_cpu_s'] * 1000 / items)} | "
+            f"{_f(ph['loadgen_cpu_s'] * 1000 / items)} | "
+            f"{', '.join(f'{x:,}' for x in socks) if socks else '–'} | "
+            f"{_f(run['rss_per_conn_kb'], 2)} |")
     return lines
 
 
@@ -249,11 +450,12 @@ def plots(runs: list[Json], images: Path) -> list[str]:
     images.mkdir(parents=True, exist_ok=True)
     made: list[str] = []
     plain = [r for r in runs if not r["deflate"] and r.get("ok")]
-    for n in sorted({r["n"] for r in plain}):
+    full = [r for r in plain if "rate" in r["phases"] and "burst" in r["phases"]]
+    for n in sorted({r["n"] for r in full}):
         fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
         for ax, phase, title in ((axes[0], "rate", "20 items/s for 5 s"),
                                  (axes[1], "burst", "burst of 200, 8 in flight")):
-            for run in plain:
+            for run in full:
                 if run["n"] != n:
                     continue
                 cdf = run["phases"][phase]["cdf"]
@@ -276,15 +478,15 @@ def plots(runs: list[Json], images: Path) -> list[str]:
     for ax, phase, title in ((axes[0], "rate", "20 items/s"), (axes[1], "burst", "burst")):
         for server in ORDER:
             pts = sorted((r["n"], r["phases"][phase]["server_us_per_delivery"])
-                         for r in plain if r["server"] == server
+                         for r in full if r["server"] == server
                          and r["phases"][phase]["server_us_per_delivery"])
             if not pts:
                 continue
-            label = next(r["label"] for r in plain if r["server"] == server)
+            label = next(r["label"] for r in full if r["server"] == server)
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label,
                     color=COLORS.get(server), lw=1.8)
         ax.set_xscale("log")
-        ns = sorted({r["n"] for r in plain})
+        ns = sorted({r["n"] for r in full})
         ax.set_xticks(ns, [f"{n:,}" for n in ns])
         ax.minorticks_off()
         ax.set_xlabel("readers (N)")
@@ -297,6 +499,34 @@ def plots(runs: list[Json], images: Path) -> list[str]:
     fig.savefig(images / "bench-cpu-per-delivery.png", dpi=110)
     plt.close(fig)
     made.append("bench-cpu-per-delivery.png")
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for server in ORDER:
+        pts = sorted((r["n"], r["phases"]["flash"]["ttl_ms"].get("p50"))
+                     for r in plain if r["server"] == server and r["n"] != WORKERS_N
+                     and "flash" in r["phases"] and r["phases"]["flash"]["ttl_ms"].get("p50"))
+        storm = sorted((r["n"], r["phases"]["storm"]["server_us_per_conn"])
+                       for r in plain if r["server"] == server and "storm" in r["phases"])
+        label = next((r["label"] for r in plain if r["server"] == server), server)
+        if pts:
+            axes[0].plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label,
+                         color=COLORS.get(server), lw=1.8)
+        if storm:
+            axes[1].plot([p[0] for p in storm], [p[1] for p in storm], marker="o", label=label,
+                         color=COLORS.get(server), lw=1.8)
+    axes[0].set_title("One item to N readers: publish → last reader")
+    axes[0].set_ylabel("ms (median of 10 items)")
+    axes[1].set_title("Reconnect storm: server CPU per connection")
+    axes[1].set_ylabel("µs (ticker: with subscribe + resume)")
+    for ax in axes:
+        ax.set_xlabel("readers (N)")
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(images / "bench-flash-and-storm.png", dpi=110)
+    plt.close(fig)
+    made.append("bench-flash-and-storm.png")
     return made
 
 
@@ -364,6 +594,14 @@ def render(results: Path, doc: Path, images: Path) -> None:
         "**ticker (Redis)** runs with `REDIS_URL`; **ticker (embedded)** on its in-process "
         "broker.",
         "",
+        "## Goals of issue 16 (ratios from this run)",
+        "",
+        *goals(runs),
+        "",
+        "The issue's table, redone from this run:",
+        "",
+        *issue_table(runs),
+        "",
         "## Targets (issue 3)",
         "",
         *targets(runs),
@@ -394,6 +632,44 @@ def render(results: Path, doc: Path, images: Path) -> None:
         "for its fan-out (the peers), even when every item reaches every reader sooner.",
         "",
         *phase_table(plain, "burst"),
+        "",
+        "## One item to every reader (the one-flash case)",
+        "",
+        "10 items at 2 items/s: each item is fanned out alone, one frame per reader, nothing to "
+        "coalesce. 'publish → last reader' is, per item, the time from the publish request being "
+        "sent to the last of the N readers having the frame (the load generator records every "
+        "reader's receive time per item); the median and range over the 10 items. An item some "
+        "reader missed would have no last reader and is left out (the lost column says so).",
+        "",
+        *flash_table([r for r in plain if r["n"] != WORKERS_N]),
+        "",
+        "## Reconnect storm with cursors",
+        "",
+        "Every reader's socket is closed at once (no close frame: a proxy restart or a deploy); "
+        "5 items are published while they are away; then all N reconnect at once (at most "
+        "1,024 handshakes in flight), ticker's readers with the last cursor each saw "
+        "(`/ws?feed=en&since=…`). 'all resumed' is the time from the first `connect()` until "
+        "every reader is subscribed again and has every missed item — exactly once, in order "
+        "(the load generator's bitmaps). The peers have no cursors: for them it is the time "
+        "until every reader is connected (Node ws: the 101; Socket.IO: the namespace join), and "
+        "their CPU is a bare handshake. Server CPU from the first reconnect to the last "
+        "delivery, divided by N.",
+        "",
+        *storm_table(runs),
+        "",
+        "## Beyond one core: `--workers 2`",
+        "",
+        f"One flash (10 items at 2/s) to {WORKERS_N:,} readers, split over two load generator "
+        "processes of 10,000 readers each. Single worker: the server pinned to core 0, both "
+        "load generators, Redis and the publisher on core 1 (as everywhere else on this page). "
+        "Two workers: nothing pinned — the two workers, the load generators, Redis and the "
+        "publisher share both cores, as they would have to on this 2-core machine. Costs are "
+        "separated by accounting, not by placement: the server's CPU is the sum over its "
+        "process tree (supervisor and workers) from /proc, the load generators' from their own "
+        "getrusage, both per phase; the time to the last reader is wall time and therefore "
+        "includes the load generators' competition for the same cores.",
+        "",
+        *workers_table(runs),
         "",
         "## Connections and memory",
         "",
@@ -451,6 +727,11 @@ def render(results: Path, doc: Path, images: Path) -> None:
         "peers, runs, renders",
         "python3 bench/run.py --quick         # N = 1,000, ticker (Redis) and the ws peer",
         "python3 bench/run.py --only ticker-redis,socketio --n 5000",
+        "python3 bench/run.py --quick --n 5000 --phases flash,storm   # the one-flash case and "
+        "the storm",
+        "BENCH_PROFILE=/tmp/prof python3 bench/run.py --only ticker-redis --n 5000 "
+        "--phases flash,storm",
+        "python3 bench/profile_summary.py /tmp/prof/ticker-redis-n5000-storm.txt",
         "python3 bench/run.py --render        # re-render this page from bench/results/*.json",
         "```",
         "",

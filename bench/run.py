@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import hashlib
 import json
 import os
 import platform
@@ -50,6 +51,12 @@ RATE_ITEMS_PER_S = 20
 RATE_SECONDS = 5
 BURST_ITEMS = 200
 BURST_IN_FLIGHT = 8
+FLASH_ITEMS = 10  # the one-flash case: single items, each fanned out alone
+FLASH_ITEMS_PER_S = 2
+STORM_MISSED = 5  # items published while every reader is away, resumed exactly once after
+STORM_IN_FLIGHT = 1024  # handshakes the load generator keeps in flight during a storm
+WORKERS_N = 19800  # readers for the --workers comparison (split over two load generators);
+# the hard RLIMIT_NOFILE here is 20,000, and a single worker holds every socket plus its own files
 WARMUP_ITEMS = 3
 ALL_N = (1000, 5000, 10000)
 QUICK_N = (1000,)
@@ -72,6 +79,7 @@ class Server:
     redis: bool  # uses Redis
     ticker: bool = False
     deflate_capable: bool = True
+    workers: int = 1  # ticker --workers; >1 runs unpinned on both cores
 
     def command(self, port: int, deflate: bool) -> list[str]:
         node = shutil.which("node") or "node"
@@ -79,7 +87,8 @@ class Server:
         extra = ["--deflate"] if deflate else []
         if self.ticker:
             ticker = str(VENV / "bin" / "ticker")
-            return [ticker, "serve", "--host", "127.0.0.1", "--port", str(port)]
+            return [ticker, "serve", "--host", "127.0.0.1", "--port", str(port),
+                    *(["--workers", str(self.workers)] if self.workers > 1 else [])]
         if self.name == "socketio":
             return [node, str(BENCH / "peers" / "socketio_peer.js"), "--port", str(port), *extra]
         if self.name == "ws":
@@ -100,6 +109,8 @@ SERVERS: dict[str, Server] = {
                "/socket.io/?EIO=4&transport=websocket", True),
         Server("ws", "Node ws + Redis", "json", "open", "/ws", True),
         Server("starlette", "starlette + redis-py", "json", "open", "/ws", True),
+        Server("ticker-redis-w2", "ticker (Redis), --workers 2", "json", "ack",
+               f"/ws?feed={FEED}", True, ticker=True, workers=2),
     )
 }
 DEFAULT_ORDER = ["ticker-redis", "socketio", "ws", "starlette", "ticker-memory"]
@@ -141,6 +152,8 @@ def free_port() -> int:
 
 
 def raise_nofile() -> int:
+    with contextlib.suppress(ValueError, OSError):  # root may raise the hard limit too
+        resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -249,7 +262,10 @@ def install_ticker(ref: str) -> str | None:
         return None
     pip = str(VENV / "bin" / "pip")
     stamp = VENV / ".ticker-installed"
-    if stamp.exists() and stamp.read_text() == sha and (VENV / "bin" / "ticker").exists():
+    # an editable install follows the code but not new dependencies: key it on pyproject.toml
+    key = sha if sha != "worktree" else "worktree " + hashlib.sha1(
+        (ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == key and (VENV / "bin" / "ticker").exists():
         return sha
     if sha == "worktree":
         run_checked([pip, "install", "-q", "-e", str(ROOT)])
@@ -262,7 +278,7 @@ def install_ticker(ref: str) -> str | None:
         subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
         run_checked([pip, "install", "-q", "--force-reinstall", "--no-deps", str(src)])
         run_checked([pip, "install", "-q", str(src)])  # and whatever it depends on
-    stamp.write_text(sha)
+    stamp.write_text(key)
     return sha
 
 
@@ -352,7 +368,8 @@ async def redis_ping(port: int) -> bool:
 class Loadgen:
     """The C load generator, driven over stdin/stdout JSON lines."""
 
-    def __init__(self) -> None:
+    def __init__(self, core: str | None = CLIENT_CORE) -> None:
+        self.core = core  # None: not pinned (the --workers runs share both cores)
         self.proc: asyncio.subprocess.Process | None = None
         self.events: asyncio.Queue[Json] = asyncio.Queue()
         self.reader: asyncio.Task[None] | None = None
@@ -360,8 +377,9 @@ class Loadgen:
 
     async def start(self, args: list[str]) -> None:
         wrap = os.environ.get("BENCH_LOADGEN_WRAP", "").split()  # e.g. "perf record -o F"
+        pin = ["taskset", "-c", self.core] if self.core is not None else []
         self.proc = await asyncio.create_subprocess_exec(
-            "taskset", "-c", CLIENT_CORE, *wrap, str(LOADGEN), *args,
+            *pin, *wrap, str(LOADGEN), *args,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             limit=1 << 20,
         )
@@ -423,6 +441,74 @@ class Loadgen:
             self.proc.kill()
             await self.proc.wait()
         return bye
+
+
+class LoadgenGroup:
+    """Several load generators as one (N over 10,000: one process per 10,000 readers keeps each
+    under the file limit and lets the --workers runs spread readers over both cores). Commands
+    go to all; their reports are merged: counts add up, an item's time to the last reader is the
+    latest over all, latency percentiles are the worst of the parts (an upper bound)."""
+
+    def __init__(self, parts: list[Loadgen]) -> None:
+        self.parts = parts
+
+    async def start(self, args_per_part: list[list[str]]) -> None:
+        for part, args in zip(self.parts, args_per_part, strict=True):
+            await part.start(args)
+
+    async def send(self, cmd: str) -> None:
+        for part in self.parts:
+            await part.send(cmd)
+
+    async def expect(self, kind: str, limit_s: float) -> Json:
+        evs = [await part.expect(kind, limit_s) for part in self.parts]
+        return evs[0] if len(evs) == 1 else merge_reports(kind, evs)
+
+    async def quit(self) -> Json:
+        byes = [await part.quit() for part in self.parts]
+        return byes[0] if len(byes) == 1 else {"parts": byes}
+
+
+def merge_reports(kind: str, evs: list[Json]) -> Json:
+    out: Json = dict(evs[0])
+    add = ("n", "ready", "failed", "deflate", "loadgen_cpu_s", "loadgen_user_s", "conns",
+           "expected", "deliveries", "lost", "dup", "out_of_order", "stray", "closed_during",
+           "frames", "bytes", "reads", "closed")
+    for key in add:
+        if key in out:
+            out[key] = sum(e.get(key, 0) for e in evs)
+    if kind == "ready":
+        out["connect_s"] = max(e["connect_s"] for e in evs)
+        out["connect_rate"] = round(out["ready"] / out["connect_s"], 1) if out["connect_s"] else 0
+        return out
+    if kind != "phase":
+        return out
+    out["first_send_ns"] = min(e["first_send_ns"] for e in evs if e["first_send_ns"]) if any(
+        e["first_send_ns"] for e in evs) else 0
+    out["last_recv_ns"] = max(e["last_recv_ns"] for e in evs)
+    span = (out["last_recv_ns"] - out["first_send_ns"]) / 1e9 if out["first_send_ns"] else 0
+    out["span_s"] = round(span, 6)
+    out["deliveries_per_s"] = round(out["deliveries"] / span, 1) if span > 0 else 0
+    out["loadgen_wall_s"] = max(e["loadgen_wall_s"] for e in evs)
+    out["loadgen_util"] = round(out["loadgen_cpu_s"] / span, 4) if span > 0 else 0
+    out["loadgen_us_per_delivery"] = round(out["loadgen_cpu_s"] * 1e6 / out["deliveries"], 4) \
+        if out["deliveries"] else 0
+    out["lat_ms"] = {q: max(e["lat_ms"][q] for e in evs) for q in evs[0]["lat_ms"]}
+    out["cdf"] = evs[0]["cdf"]  # one part's distribution (they see the same server)
+    out["items_ttl_ms"] = [max(vals) if min(vals) >= 0 else -1.0
+                           for vals in zip(*(e["items_ttl_ms"] for e in evs), strict=True)]
+    out["items_ttfr_ms"] = [min(v for v in vals if v >= 0) if any(v >= 0 for v in vals)
+                            else -1.0 for vals in zip(*(e["items_ttfr_ms"] for e in evs),
+                                                      strict=True)]
+    out["items_got"] = [sum(vals) for vals in zip(*(e["items_got"] for e in evs), strict=True)]
+    out["reason"] = ",".join(sorted({e["reason"] for e in evs}))
+    if "storm" in out:
+        st = [e["storm"] for e in evs]
+        out["storm"] = {**st[0], "all_ready_s": max(x["all_ready_s"] for x in st),
+                        "resumed_s": max(x["resumed_s"] for x in st),
+                        "ready": sum(x["ready"] for x in st),
+                        "failed": sum(x["failed"] for x in st)}
+    return out
 
 
 # --------------------------------------------------------------------------- publishing
@@ -603,6 +689,7 @@ class RunConfig:
     idle_ms: int = 5000
     max_drain_ms: int = 60000
     quiet_wait_s: float = 30.0
+    phases: tuple[str, ...] = ("rate", "burst", "flash", "storm")
 
     attempt: int = 1
 
@@ -633,10 +720,11 @@ async def make_token(env: dict[str, str]) -> str:
     return out.decode().strip()
 
 
-async def run_phase(name: str, lg: Loadgen, pub: Publisher, server: Proc, redis_port: int | None,
-                    first: int, count: int, go: Callable[[], Awaitable[None]],
-                    cfg: RunConfig) -> Json:
+async def run_phase(name: str, lg: LoadgenGroup, pub: Publisher, server: Proc,
+                    redis_port: int | None, first: int, count: int,
+                    go: Callable[[], Awaitable[None]], cfg: RunConfig) -> Json:
     PROGRESS.prefix = f"{cfg.tag} {name}"
+    spy = start_profiler(server, f"{cfg.tag}-{name}")
     await lg.send(f"phase {name} {first} {first + count - 1}")
     cpu0 = cpu_seconds(server.pid)
     rinfo0 = await redis_info(redis_port) if redis_port else None
@@ -649,6 +737,7 @@ async def run_phase(name: str, lg: Loadgen, pub: Publisher, server: Proc, redis_
     await lg.send("end")
     res = await lg.expect("phase", cfg.max_drain_ms / 1000 + publish_s + 60)
     cpu1 = cpu_seconds(server.pid)
+    stop_profiler(spy)
     sys1 = system_busy_s()
     wall = time.monotonic() - t0
     rinfo1 = await redis_info(redis_port) if redis_port else None
@@ -686,17 +775,116 @@ async def run_phase(name: str, lg: Loadgen, pub: Publisher, server: Proc, redis_
     return res
 
 
+def ttl_summary(res: Json) -> Json:
+    """Time from each item's publish request to the last reader that got it, over the items
+    every reader got (an item some reader missed has no last reader)."""
+    full = sorted(t for t, got in zip(res["items_ttl_ms"], res["items_got"], strict=True)
+                  if got >= res["conns"] and t >= 0)
+    first = sorted(t for t in res["items_ttfr_ms"] if t >= 0)
+    if not full:
+        return {"items": 0}
+    return {"items": len(full), "p50": full[len(full) // 2], "min": full[0], "max": full[-1],
+            "first_reader_p50": first[len(first) // 2] if first else None}
+
+
+async def storm_phase(lg: LoadgenGroup, pub: Publisher, server: Proc, redis_port: int | None,
+                      first: int, cfg: RunConfig) -> Json:
+    """Every reader drops at once (a deploy, a proxy restart); STORM_MISSED items are published
+    while they are away; then all reconnect at once, ticker's readers with the last cursor they
+    saw. Server CPU from the first reconnect until every reader is back and has every missed
+    item, exactly once; for the peers (no cursors) until every reader is back."""
+    PROGRESS.prefix = f"{cfg.tag} storm"
+    await lg.send("drop")
+    await lg.expect("dropped", 30)
+    await asyncio.sleep(2.0)  # the server notices every close before the storm
+    count = STORM_MISSED if cfg.server.ticker else 0
+    for seq in range(first, first + count):
+        await pub.publish(seq)
+    missed_publish = pub.take()
+    await asyncio.sleep(0.5)
+    cpu0 = cpu_seconds(server.pid)
+    rinfo0 = await redis_info(redis_port) if redis_port else None
+    sys0 = system_busy_s()
+    t0 = time.monotonic()
+    spy = start_profiler(server, f"{cfg.tag}-storm")
+    await lg.send(f"storm {first} {first + count - 1} {STORM_IN_FLIGHT} {int(cfg.server.ticker)}")
+    res = await lg.expect("phase", cfg.max_drain_ms / 1000 + 180)
+    cpu1 = cpu_seconds(server.pid)
+    stop_profiler(spy)
+    wall = time.monotonic() - t0
+    sys1 = system_busy_s()
+    rinfo1 = await redis_info(redis_port) if redis_port else None
+    server_cpu = cpu1 - cpu0
+    storm = res.get("storm", {})
+    res.update({
+        "publish": missed_publish,
+        "server_cpu_s": round(server_cpu, 3),
+        "server_us_per_conn": round(server_cpu * 1e6 / cfg.n, 1),
+        "resumed_s": storm.get("resumed_s"),
+        "all_ready_s": storm.get("all_ready_s"),
+        "missed_items": count,
+    })
+    if rinfo0 and rinfo1 and count:
+        res.update(redis_delta(rinfo0, rinfo1, count))
+    ours = server_cpu + res["loadgen_cpu_s"] + res.get("redis_cpu_s", 0)
+    res["background_cores"] = round(max(0.0, (sys1 - sys0) - ours) / wall, 3)
+    log(f"  storm {cfg.n:,} readers back in {res['all_ready_s']:.3f}s, resumed "
+        f"({count} missed items each) in {res['resumed_s']:.3f}s, server "
+        f"{res['server_us_per_conn']} us/conn, lost {res['lost']}, dup {res['dup']}, "
+        f"ooo {res['out_of_order']}")
+    return res
+
+
+def sockets_per_process(pid: int) -> list[int]:
+    """Open sockets of each process in the tree (for --workers: how readers spread)."""
+    counts = []
+    for p in process_tree(pid):
+        with contextlib.suppress(OSError):
+            fds = list(Path(f"/proc/{p}/fd").iterdir())
+            counts.append(sum(1 for fd in fds if os.readlink(fd).startswith("socket:")))
+    return counts
+
+
+READERS_PER_LOADGEN = 10000
+
+
+def start_profiler(server: Proc, name: str) -> subprocess.Popen[bytes] | None:
+    """With BENCH_PROFILE=DIR, sample the server with py-spy (native frames, raw stacks) during
+    each phase; py-spy runs where this script runs (the client core). Profiles are for reading,
+    not for the tables: sampling with native frames pauses the server briefly."""
+    out = os.environ.get("BENCH_PROFILE")
+    spy = shutil.which("py-spy") or str(VENV / "bin" / "py-spy")
+    if not out or not Path(spy).exists():
+        return None
+    Path(out).mkdir(parents=True, exist_ok=True)
+    pid = max(process_tree(server.pid))  # the server itself (taskset execs into it)
+    return subprocess.Popen([spy, "record", "--pid", str(pid), "--native", "-r", "400",
+                             "-f", "raw", "-o", str(Path(out) / f"{name}.txt")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profiler(spy: subprocess.Popen[bytes] | None) -> None:
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            spy.wait(30)
+
+
 async def one_run(cfg: RunConfig) -> Json:
     s = cfg.server
     tag = cfg.log_tag
     PROGRESS.prefix = tag
     log(f"== {tag}: {s.label}, N={cfg.n}{', permessage-deflate offered' if cfg.deflate else ''}")
     result: Json = {"server": s.name, "label": s.label, "n": cfg.n, "deflate": cfg.deflate,
-                    "ok": False, "attempt": cfg.attempt,
+                    "ok": False, "attempt": cfg.attempt, "workers": s.workers,
                     "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     redis: Proc | None = None
     server: Proc | None = None
-    lg = Loadgen()
+    pinned = s.workers == 1
+    parts = -(-cfg.n // READERS_PER_LOADGEN)
+    lg = LoadgenGroup([Loadgen(CLIENT_CORE if pinned else None) for _ in range(parts)])
+    result["loadgens"] = parts
+    result["pinned"] = pinned
     pub: Publisher | None = None
     try:
         if cfg.quiet_wait_s > 0:
@@ -714,7 +902,9 @@ async def one_run(cfg: RunConfig) -> Json:
             env["TICKER_PUBLISH_RATE"] = "1000000/minute"
             token = await make_token(env)
         port = free_port()
-        server = Proc(tag, s.command(port, cfg.deflate), env=env, core=SERVER_CORE)
+        wrap = os.environ.get("BENCH_SERVER_WRAP", "").split()  # e.g. "py-spy record -o F --"
+        server = Proc(tag, [*wrap, *s.command(port, cfg.deflate)], env=env,
+                      core=SERVER_CORE if pinned else None)
         base = f"http://127.0.0.1:{port}"
         await wait_for(lambda: http_ok(base + "/healthz"), 60, "server /healthz", server)
         pub = Publisher("127.0.0.1", port, token)
@@ -725,13 +915,14 @@ async def one_run(cfg: RunConfig) -> Json:
         rss0 = rss_kb(server.pid)
         cpu_connect0 = cpu_seconds(server.pid)
 
-        args = ["--port", str(port), "--n", str(cfg.n), "--dialect", s.dialect, "--path", s.path,
+        args = ["--port", str(port), "--dialect", s.dialect, "--path", s.path,
                 "--ready", s.ready, "--idle-ms", str(cfg.idle_ms),
                 "--max-drain-ms", str(cfg.max_drain_ms)]
         if cfg.deflate:
             args.append("--deflate")
-        await lg.start(args)
-        ready = await lg.expect("ready", 180)
+        share = [cfg.n // parts + (1 if k < cfg.n % parts else 0) for k in range(parts)]
+        await lg.start([[*args, "--n", str(k)] for k in share])
+        ready = await lg.expect("ready", 300)
         result["connect"] = ready
         result["server_connect_cpu_s"] = round(cpu_seconds(server.pid) - cpu_connect0, 3)
         log(f"  {ready['ready']:,}/{cfg.n:,} readers ready in {ready['connect_s']:.2f}s "
@@ -742,20 +933,38 @@ async def one_run(cfg: RunConfig) -> Json:
         result["rss_idle_kb"] = rss0
         result["rss_n_kb"] = rss_n
         result["rss_per_conn_kb"] = round((rss_n - rss0) / max(ready["ready"], 1), 2)
+        if not pinned:
+            result["sockets_per_process"] = sockets_per_process(server.pid)
 
         phases: Json = {}
         rate_first, rate_count = 100, RATE_ITEMS_PER_S * RATE_SECONDS
         burst_first = rate_first + rate_count + 100
-        phases["rate"] = await run_phase(
-            "rate", lg, pub, server, rport, rate_first, rate_count,
-            functools.partial(pub.at_rate, rate_first, rate_count, RATE_ITEMS_PER_S), cfg)
-        phases["rate"]["offered_items_per_s"] = RATE_ITEMS_PER_S
-        phases["burst"] = await run_phase(
-            "burst", lg, pub, server, rport, burst_first, BURST_ITEMS,
-            functools.partial(pub.burst, burst_first, BURST_ITEMS, BURST_IN_FLIGHT), cfg)
-        phases["burst"]["in_flight"] = BURST_IN_FLIGHT
-        result["phases"] = phases
+        flash_first = burst_first + BURST_ITEMS + 100
+        storm_first = flash_first + FLASH_ITEMS + 100
+        if "rate" in cfg.phases:
+            phases["rate"] = await run_phase(
+                "rate", lg, pub, server, rport, rate_first, rate_count,
+                functools.partial(pub.at_rate, rate_first, rate_count, RATE_ITEMS_PER_S), cfg)
+            phases["rate"]["offered_items_per_s"] = RATE_ITEMS_PER_S
+        if "burst" in cfg.phases:
+            phases["burst"] = await run_phase(
+                "burst", lg, pub, server, rport, burst_first, BURST_ITEMS,
+                functools.partial(pub.burst, burst_first, BURST_ITEMS, BURST_IN_FLIGHT), cfg)
+            phases["burst"]["in_flight"] = BURST_IN_FLIGHT
+        if "flash" in cfg.phases:
+            await asyncio.sleep(1.0)  # whatever the burst left behind is written
+            phases["flash"] = await run_phase(
+                "flash", lg, pub, server, rport, flash_first, FLASH_ITEMS,
+                functools.partial(pub.at_rate, flash_first, FLASH_ITEMS, FLASH_ITEMS_PER_S), cfg)
+            phases["flash"]["offered_items_per_s"] = FLASH_ITEMS_PER_S
+            phases["flash"]["ttl_ms"] = ttl = ttl_summary(phases["flash"])
+            if ttl.get("items"):
+                log(f"  flash: time to the last of {cfg.n:,} readers p50 {ttl['p50']:.1f} ms "
+                    f"(min {ttl['min']:.1f}, max {ttl['max']:.1f}) over {ttl['items']} items")
         result["rss_after_kb"] = rss_kb(server.pid)
+        if "storm" in cfg.phases:
+            phases["storm"] = await storm_phase(lg, pub, server, rport, storm_first, cfg)
+        result["phases"] = phases
         result["ok"] = True
     except Exception as exc:
         result["error"] = f"{type(exc).__name__}: {exc}"
@@ -845,13 +1054,22 @@ def plan(args: argparse.Namespace, have_ticker: bool) -> list[RunConfig]:
             if name == "ticker-memory" and not args.only and n != max(ns):
                 continue  # the embedded broker is one extra row, at the largest N
             runs.append(RunConfig(SERVERS[name], n, idle_ms=args.idle_ms,
-                                  max_drain_ms=args.max_drain_ms, quiet_wait_s=args.quiet_wait))
+                                  max_drain_ms=args.max_drain_ms, quiet_wait_s=args.quiet_wait,
+                                  phases=tuple(args.phases.split(","))))
     if args.deflate_n and not args.no_deflate:
         for name in args.deflate_servers.split(","):
             if name in names and SERVERS[name].deflate_capable:
                 runs.append(RunConfig(SERVERS[name], args.deflate_n, deflate=True,
                                       idle_ms=args.idle_ms, max_drain_ms=args.max_drain_ms,
-                                      quiet_wait_s=args.quiet_wait))
+                                      quiet_wait_s=args.quiet_wait, phases=("rate", "burst")))
+    if args.workers_n:
+        # beyond one core: one flash to workers_n readers from one worker (pinned, load
+        # generators on the other core), from two workers (unpinned: every process shares both
+        # cores), and from Node ws (one process, pinned)
+        for name in ("ticker-redis", "ticker-redis-w2", "ws"):
+            runs.append(RunConfig(SERVERS[name], args.workers_n, idle_ms=args.idle_ms,
+                                  max_drain_ms=args.max_drain_ms, quiet_wait_s=args.quiet_wait,
+                                  phases=("flash",)))
     return runs
 
 
@@ -923,6 +1141,11 @@ def main() -> None:
     parser.add_argument("--deflate-servers", default="ticker-redis,socketio,ws,starlette",
                         help="servers to run once more with permessage-deflate offered")
     parser.add_argument("--no-deflate", action="store_true", help="skip the deflate runs")
+    parser.add_argument("--phases", default="rate,burst,flash,storm",
+                        help="phases of each run (rate, burst, flash, storm)")
+    parser.add_argument("--workers-n", type=int, default=None,
+                        help=f"readers for the --workers 2 comparison (default {WORKERS_N} in the "
+                        "full matrix, none with --quick/--only; 0: skip)")
     parser.add_argument("--idle-ms", type=int, default=5000,
                         help="a phase ends this long after the last delivery")
     parser.add_argument("--max-drain-ms", type=int, default=60000,
@@ -944,6 +1167,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick and args.deflate_n == 1000:
         args.no_deflate = True
+    if args.workers_n is None:
+        args.workers_n = 0 if (args.quick or args.only or args.n) else WORKERS_N
     if not in_venv() and not args.no_venv:
         bootstrap_venv()
     # --quick is for iterating on the harness or the server: its results go to their own folder

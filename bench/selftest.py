@@ -214,6 +214,12 @@ async def one(deflate: bool, chunked: bool) -> bool:
               "stray": 0, "closed_during": 0}
     got = {k: phase[k] for k in expect}
     ok = got == expect and ready["ready"] == READERS
+    # per item: every delivery counted once, and the last reader never before the first
+    ttl, ttfr, per_item = phase["items_ttl_ms"], phase["items_ttfr_ms"], phase["items_got"]
+    assert isinstance(ttl, list) and isinstance(ttfr, list) and isinstance(per_item, list)
+    ok = ok and len(ttl) == ITEMS and sum(per_item) == expect["deliveries"]
+    ok = ok and sorted(per_item)[0] == READERS - 1 and all(t >= f for t, f in zip(ttl, ttfr,
+                                                                                   strict=True))
     if deflate:
         ok = ok and ready["deflate"] == READERS
     warns = [e for e in events if e.get("event") == "warn"]

@@ -65,6 +65,7 @@ class Metrics:
                                   ["feed"], registry=r)
         self.connections = Gauge("ticker_connections_open", "Open reader connections",
                                  ["transport"], registry=r)
+        self._connection_children: dict[str, Gauge] = {}
         self.cuts = Counter("ticker_slow_reader_disconnects",
                             "Readers closed for falling behind (1013)", ["transport"],
                             registry=r)
@@ -93,10 +94,17 @@ class Metrics:
         self.plain.sources.update(sources)
 
     def connection_opened(self, transport: str) -> None:
-        self.connections.labels(transport).inc()
+        self._connections(transport).inc()
 
     def connection_closed(self, transport: str) -> None:
-        self.connections.labels(transport).dec()
+        self._connections(transport).dec()
+
+    def _connections(self, transport: str) -> Gauge:
+        # labels() builds a key per call; a reconnect storm calls this thousands of times
+        child = self._connection_children.get(transport)
+        if child is None:
+            child = self._connection_children[transport] = self.connections.labels(transport)
+        return child
 
     def slow_reader_cut(self, transport: str) -> None:
         self.cuts.labels(transport).inc()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import os
 import socket
 from typing import Any
 
@@ -42,6 +43,7 @@ from ticker.web.problems import MEDIA_TYPE, PROBLEM_BASE
 
 APP_FACTORY = "ticker.app:app_from_env"
 LISTEN_BACKLOG = 4096  # accept queue asked of the kernel (net.core.somaxconn caps it)
+LISTENER_KEEPALIVE = "TICKER_LISTENER_KEEPALIVE"  # set by ``run``: the listening socket has it
 HEAD_SLACK = 4  # the request head may take this many times header_max_bytes before it is cut:
 # below that, headers over header_max_bytes get the app's own 431 (web/middleware.py)
 _REASONS = {408: ("Request Timeout", "request-timeout"),
@@ -65,7 +67,10 @@ class TickerHttp(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        sock = transport.get_extra_info("socket")
+        # ``run`` sets SO_KEEPALIVE on the listening socket and accepted sockets inherit it;
+        # otherwise (an app served some other way) set it here, per connection: that costs a
+        # socket object and two more syscalls, which a reconnect storm pays thousands of times
+        sock = None if os.environ.get(LISTENER_KEEPALIVE) else transport.get_extra_info("socket")
         if sock is not None:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
@@ -78,6 +83,9 @@ class TickerHttp(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self.in_head and not self.head_begun and _is_ws_upgrade(data, self.head_max):
+            self._upgrade(data)
+            return
         if self.in_head:
             self.head_bytes += len(data)
         super().data_received(data)
@@ -131,11 +139,37 @@ class TickerHttp(HttpToolsProtocol):
         if runtime is not None:
             runtime.metrics.rejected(status)
 
+    def _upgrade(self, head: bytes) -> None:
+        """A WebSocket upgrade that arrived whole as the connection's first read: hand the
+        socket to the WebSocket protocol at once, without building the HTTP request
+        (httptools callbacks, an ASGI scope, the head rebuilt as bytes) that uvicorn's own
+        upgrade path builds only to throw away. A reconnect storm is thousands of these."""
+        self._stop_head()
+        self.connections.discard(self)
+        protocol = TickerWebSocket(self.config, self.server_state, self.app_state)
+        protocol.connection_made(self.transport)
+        protocol.data_received(head)
+        self.transport.set_protocol(protocol)
+        # uvicorn's parser and this protocol refer to each other: break the cycle so reference
+        # counting frees both now, not a garbage collection later
+        self.parser = None  # type: ignore[assignment]
+
     def shutdown(self) -> None:
         runtime = self.app_state.get("ticker")
         if runtime is not None:
             runtime.begin_drain()  # once per process: later calls return at once
         super().shutdown()
+
+
+def _is_ws_upgrade(data: bytes, head_max: int) -> bool:
+    """A complete ``GET /ws`` WebSocket upgrade request head and nothing after it (what
+    browsers and clients send). Anything else takes uvicorn's path."""
+    if not data.startswith((b"GET /ws?", b"GET /ws ")) or len(data) > head_max:
+        return False
+    if data.find(b"\r\n\r\n") != len(data) - 4:
+        return False
+    low = data.lower()
+    return b"\r\nupgrade: websocket\r\n" in low and b"\r\nconnection:" in low
 
 
 def log_config(level: str) -> dict[str, Any]:
@@ -163,11 +197,15 @@ def uvicorn_config(settings: Settings, app: Starlette | None, *, workers: int, l
 
 def run(config: uvicorn.Config) -> int:
     """Serve until SIGTERM/SIGINT; the exit status."""
+    sock = config.bind_socket()
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)  # inherited by accept()
+        os.environ[LISTENER_KEEPALIVE] = "1"  # for this process and the workers it starts
     if config.workers > 1:
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        Multiprocess(config, sockets=[sock]).run()
         return 0
     server = uvicorn.Server(config)
-    server.run()
+    server.run(sockets=[sock])
     return 0 if server.started else STARTUP_FAILURE
 
 

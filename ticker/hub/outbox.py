@@ -39,10 +39,11 @@ class Outbox:
         self.subs: dict[str, object] = {}  # feed → the hub's Subscription
 
     def take(self) -> bytes:
-        """Everything pending, joined for one write."""
+        """Everything pending, joined for one write. The list is emptied in place: no new
+        object per delivery for the garbage collector to count."""
         frames = self.frames
         data = frames[0] if len(frames) == 1 else b"".join(frames)
-        self.frames = []
+        frames.clear()
         self.nbytes = 0
         self.idle = 0
         return data

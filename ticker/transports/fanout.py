@@ -39,6 +39,8 @@ class Fanout:
         self.tick_seconds = tick_seconds  # ping_idle / hub.ping_ticks
         self._scheduled = False
         self._ticker: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # cached: get_running_loop() is
+        # a getpid() syscall per call here, and schedule() runs once per new reader
         self._last_end = 0.0  # perf_counter when the last flush finished
         self._last_took = 0.0  # how long it took
         self.lag = 0.0  # age of the last event dispatched (set by the relay), in seconds
@@ -47,7 +49,12 @@ class Fanout:
         self.writes = 0  # socket writes made (deliveries / writes = frames per write)
 
     def start(self) -> None:
-        self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
+        self._loop = asyncio.get_running_loop()
+        self._ticker = self._loop.create_task(self._tick_forever())
+
+    def now(self) -> float:
+        """The event loop's clock."""
+        return (self._loop or asyncio.get_running_loop()).time()
 
     async def stop(self) -> None:
         if self._ticker is not None:
@@ -59,7 +66,7 @@ class Fanout:
         if self._scheduled or not (self.hub.ready or self.hub.cut):
             return
         self._scheduled = True
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         pause = min(self._last_took * COALESCE_SHARE, MAX_COALESCE)
         wait = pause - (time.perf_counter() - self._last_end) if self.lag > pause else 0.0
         if wait <= 0:
@@ -84,6 +91,9 @@ class Fanout:
                 log.exception("closing a slow reader")
         self._last_end = time.perf_counter()
         self._last_took = self._last_end - started
+        # what was late has been written: frames queued from now on (a new reader's
+        # subscription, a pong) are not late until the relay dispatches a late event again
+        self.lag = 0.0
 
     async def _tick_forever(self) -> None:
         loop = asyncio.get_running_loop()

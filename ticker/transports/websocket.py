@@ -3,10 +3,11 @@
 Why not an ASGI endpoint: ``await websocket.send_text`` frames and writes every event separately
 for every reader and keeps a task, a scope and buffers alive per connection. A breaking-news
 reader mostly listens, so this protocol owns the socket directly: the handshake and the client's
-frames go through websockets' sans-I/O ``ServerProtocol``; events come from the hub as complete,
-pre-encoded frames and everything pending for a reader is written with one ``transport.write``.
-Per connection this keeps one protocol object and one reader session (``ticker.session``: the
-outbox, the subscriptions, the per-address count), and no task.
+frames go through a lean sans-I/O ``ServerProtocol`` (``transports/wsproto.py``: a few slotted
+fields per connection instead of websockets' ~1.9 KB one); events come from the hub as complete,
+pre-encoded frames and everything pending for a reader is written with one write per flush
+(``transports/fanout.py``). Per connection this keeps one slotted protocol object and one reader
+session (``ticker.session``: the outbox, the subscriptions, the per-address count), and no task.
 
 Framing follows RFC 6455. ``ServerProtocol`` parses every frame and already fails the connection
 with ``1002`` for reserved bits without an extension, a reserved opcode, an unmasked client
@@ -41,22 +42,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 from websockets.frames import Frame, Opcode
-from websockets.http11 import Request, Response
 from websockets.protocol import State
-from websockets.server import ServerProtocol
 
 from ticker import codec
 from ticker.model import ClientFrame, Filter, Subscribe
+from ticker.transports.wsproto import Request, Response, ServerProtocol
 
 if TYPE_CHECKING:
     from ticker.runtime import Runtime
     from ticker.session import Session
 
 log = logging.getLogger("ticker.ws")
-# websockets logs every handshake at INFO; with 10,000 readers that is noise, so it gets its own
-# logger that an operator can turn up (logging.getLogger("ticker.ws.protocol").setLevel(...)).
-_protocol_log = logging.getLogger("ticker.ws.protocol")
-_protocol_log.setLevel(logging.WARNING)
 CLOSE_TIMEOUT = 2.0  # seconds from starting a close to aborting the socket
 PING_FRAME = b"\x89\x00"  # an empty WebSocket ping (servers never mask)
 PONG_HEAD = 0x8A  # first byte of a pong frame the library queued
@@ -67,6 +63,12 @@ _utf8 = codecs.getincrementaldecoder("utf-8")
 class TickerWebSocket(asyncio.Protocol):
     """One WebSocket connection (uvicorn hands it over after the HTTP upgrade)."""
 
+    # slotted: a node keeps tens of thousands of these (docs/benchmarks.md, memory per reader)
+    __slots__ = ("_abort", "address", "allowance", "allowance_at", "binary", "closing",
+                 "connections", "dropped", "fragments", "last_ping_at", "limits",
+                 "ping_sent_at", "proto", "runtime", "session", "sessions", "text",
+                 "transport", "utf8")
+
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.runtime: Runtime = app_state["ticker"]
@@ -74,7 +76,7 @@ class TickerWebSocket(asyncio.Protocol):
         self.connections: set[Any] = server_state.connections  # uvicorn's, for shutdown
         self.limits = limits = self.runtime.settings.limits
         # origins are checked by the session rules (one allow-list for every transport)
-        self.proto = ServerProtocol(max_size=limits.frame_max, logger=_protocol_log)
+        self.proto = ServerProtocol(max_size=limits.frame_max)
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None  # set once the handshake succeeded
         self.address = ""  # peer address, for the per-address limit
@@ -100,7 +102,7 @@ class TickerWebSocket(asyncio.Protocol):
         self.connections.add(self)
         peer = self.transport.get_extra_info("peername")
         self.address = str(peer[0]) if isinstance(peer, tuple) else ""
-        self.last_ping_at = asyncio.get_running_loop().time()
+        self.last_ping_at = self.runtime.fanout.now()
 
     def data_received(self, data: bytes) -> None:
         # the parser turns all it is given into frames before any is looked at: a big read
@@ -141,6 +143,10 @@ class TickerWebSocket(asyncio.Protocol):
         self.closing = True
         if self.session is not None:
             self.session.close()
+        # no cycle left between this object, its session, outbox and transport: reference
+        # counting frees them now instead of a garbage collection over every live reader
+        self.session = None
+        self.transport = None
 
     def pause_writing(self) -> None:
         if self.session is not None:
@@ -287,6 +293,9 @@ class TickerWebSocket(asyncio.Protocol):
         self.session = session
         query = parse_qs(url.query)
         if "feed" in query:
+            # the 101 goes out with the subscription's first frames: one write, not two (a
+            # reconnect storm is thousands of these at once)
+            session.send_raw(self.proto.take_response())
             self._subscribe(query["feed"][0], None, query.get("since", [None])[0])
 
     def _frame(self, frame: Frame) -> None:
@@ -341,7 +350,7 @@ class TickerWebSocket(asyncio.Protocol):
         rate gets an error and is dropped; a client that keeps going (a whole burst more) is
         closed with 1008."""
         limits = self.limits
-        now = asyncio.get_running_loop().time()
+        now = self.runtime.fanout.now()
         if self.allowance_at:
             self.allowance = min(limits.frame_burst, self.allowance
                                  + (now - self.allowance_at) * limits.frames_per_second)
