@@ -113,3 +113,12 @@ def test_service_worker_shows_replaces_and_closes_alerts(context: BrowserContext
     shown = notifications_when(page, lambda ns: len(ns) == 1)
     assert shown == [{"title": "Breaking news", "body": "Second alert",
                       "tag": "ticker-en-0000000000200000002", "url": f"{server.base}/live/en"}]
+    # back to back, without waiting in between: the worker handles them in order, so the
+    # retraction finds the alert it closes, and when the third alert shows the earlier ones are done
+    third = {**item, "id": "0000000000300000003", "text": "Third alert"}
+    fourth = {**item, "id": "0000000000400000004", "text": "Fourth alert"}
+    push({"type": "item", "item": third})
+    push({"type": "retract", "feed": "en", "id": third["id"], "reason": "killed"})
+    push({"type": "item", "item": fourth})
+    shown = notifications_when(page, lambda ns: any(n["body"] == "Fourth alert" for n in ns))
+    assert sorted(n["body"] for n in shown) == ["Fourth alert", "Second alert"]
