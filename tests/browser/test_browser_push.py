@@ -71,15 +71,38 @@ def registration_id(cdp: CDPSession, page: Page, server: TickerServer) -> str:
     return found[-1]
 
 
-def notifications_when(page: Page, condition: Any) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + WAIT
-    shown: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        shown = page.evaluate(NOTIFICATIONS)
-        if condition(shown):
-            return shown
-        page.wait_for_timeout(50)
-    raise AssertionError(f"notifications never matched: {shown}")
+class PushEvents:
+    """The worker's push events as DevTools records them ("Push event completed" once the
+    event's ``waitUntil`` promise has settled, i.e. the alert is shown or closed).
+
+    The test reads the notifications only when every push it sent has completed: Chromium's
+    ``getNotifications()`` deletes from its database each stored notification that the platform
+    does not report as displayed yet (unless created after the read began), so a read that falls
+    between a notification's write and its display drops it for good — polling while an alert
+    is being shown made this test lose one now and then."""
+
+    def __init__(self, cdp: CDPSession) -> None:
+        self.completed: list[str] = []
+        self.sent = 0
+        cdp.on("BackgroundService.backgroundServiceEventReceived", self._seen)
+        cdp.send("BackgroundService.startObserving", {"service": "pushMessaging"})
+        cdp.send("BackgroundService.setRecording",
+                 {"shouldRecord": True, "service": "pushMessaging"})
+
+    def _seen(self, event: dict[str, Any]) -> None:
+        record = event["backgroundServiceEvent"]
+        if record["eventName"] == "Push event completed":
+            self.completed.append(";".join(m["value"] for m in record["eventMetadata"]))
+
+    def settled(self, page: Page) -> list[dict[str, Any]]:
+        """The notifications shown once every push sent so far has completed."""
+        deadline = time.monotonic() + WAIT
+        while len(self.completed) < self.sent and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        assert len(self.completed) >= self.sent, f"pushes completed: {self.completed}"
+        assert set(self.completed) <= {"Success"}, self.completed
+        shown: list[dict[str, Any]] = page.evaluate(NOTIFICATIONS)
+        return shown
 
 
 def test_service_worker_shows_replaces_and_closes_alerts(context: BrowserContext,
@@ -87,29 +110,39 @@ def test_service_worker_shows_replaces_and_closes_alerts(context: BrowserContext
     page = context.new_page()
     page.goto(server.base + "/")
     cdp = context.new_cdp_session(page)
+    events = PushEvents(cdp)
     rid = registration_id(cdp, page, server)
 
     def push(message: dict[str, Any]) -> None:
         cdp.send("ServiceWorker.deliverPushMessage", {
             "origin": server.base, "registrationId": rid, "data": json.dumps(message)})
+        events.sent += 1
 
     item = {"id": "0000000000100000001", "feed": "en", "text": "Quake hits the coast",
             "source": "Agency", "urgency": 1, "regions": [], "lang": "en", "version": 1,
             "status": "usable", "author": "desk", "published_at": "2026-01-01T00:00:00.000Z",
             "updated_at": "2026-01-01T00:00:00.000Z"}
     push({"type": "item", "item": item})
-    shown = notifications_when(page, lambda ns: len(ns) == 1)
-    assert shown == [{"title": "Agency", "body": "Quake hits the coast",
-                      "tag": "ticker-en-0000000000100000001", "url": f"{server.base}/live/en"}]
+    assert events.settled(page) == [{"title": "Agency", "body": "Quake hits the coast",
+                                     "tag": "ticker-en-0000000000100000001",
+                                     "url": f"{server.base}/live/en"}]
     push({"type": "update", "item": {**item, "text": "Strong quake hits the coast",
                                      "url": "https://example.com/quake", "version": 2}})
-    shown = notifications_when(page, lambda ns: ns and ns[0]["body"].startswith("Strong"))
-    assert shown == [{"title": "Agency", "body": "Strong quake hits the coast",
-                      "tag": "ticker-en-0000000000100000001", "url": "https://example.com/quake"}]
+    assert events.settled(page) == [{"title": "Agency", "body": "Strong quake hits the coast",
+                                     "tag": "ticker-en-0000000000100000001",
+                                     "url": "https://example.com/quake"}]
     other = {**item, "id": "0000000000200000002", "source": None, "text": "Second alert"}
     push({"type": "item", "item": other})
-    notifications_when(page, lambda ns: len(ns) == 2)
+    assert len(events.settled(page)) == 2
     push({"type": "retract", "feed": "en", "id": item["id"], "reason": "retracted"})
-    shown = notifications_when(page, lambda ns: len(ns) == 1)
-    assert shown == [{"title": "Breaking news", "body": "Second alert",
-                      "tag": "ticker-en-0000000000200000002", "url": f"{server.base}/live/en"}]
+    assert events.settled(page) == [{"title": "Breaking news", "body": "Second alert",
+                                     "tag": "ticker-en-0000000000200000002",
+                                     "url": f"{server.base}/live/en"}]
+    # back to back, without waiting in between: the worker handles them one at a time, in
+    # order, so the retraction finds the alert it closes
+    third = {**item, "id": "0000000000300000003", "text": "Third alert"}
+    fourth = {**item, "id": "0000000000400000004", "text": "Fourth alert"}
+    push({"type": "item", "item": third})
+    push({"type": "retract", "feed": "en", "id": third["id"], "reason": "killed"})
+    push({"type": "item", "item": fourth})
+    assert sorted(n["body"] for n in events.settled(page)) == ["Fourth alert", "Second alert"]

@@ -1,6 +1,10 @@
 // The ticker's service worker: shows flash alerts pushed by the server (docs/push.md).
 // One notification per item (tag = feed and item id): a correction replaces it, a hold, kill or
 // expiry closes it. A click opens the item's link, or the feed's live page.
+// Messages are handled one at a time, in the order they arrived: showNotification and
+// getNotifications are asynchronous, so a retraction handled alongside the item it closes could
+// look for the notification before it is shown and leave it on screen, and a correction could
+// be overtaken by the item it corrects.
 const tagOf = (feed, id) => `ticker-${feed}-${id}`;
 
 async function show(message) {
@@ -24,10 +28,15 @@ async function show(message) {
   });
 }
 
+let handled = Promise.resolve(); // the last message's handling; the next one waits for it
+
 self.addEventListener("push", (event) => {
   let message = null;
   try { message = event.data ? event.data.json() : null; } catch { message = null; }
-  if (message) event.waitUntil(show(message));
+  if (!message) return;
+  const turn = handled.then(() => show(message));
+  handled = turn.catch(() => undefined); // one message failing does not block the next
+  event.waitUntil(turn);
 });
 
 self.addEventListener("notificationclick", (event) => {
