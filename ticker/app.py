@@ -27,6 +27,7 @@ from ticker.revocation import open_deny_list
 from ticker.runtime import Runtime
 from ticker.scheduler import Scheduler
 from ticker.session import Sessions
+from ticker.shutdown import close_step
 from ticker.transports.fanout import Fanout
 from ticker.web.middleware import middleware
 from ticker.web.problems import HANDLERS
@@ -119,18 +120,18 @@ def create_app(settings: Settings) -> Starlette:
                  settings.broker_url.split("://")[0] + "://")
         try:
             yield {"ticker": runtime}
-        finally:
+        finally:  # every step bounded (ticker/shutdown.py)
             if runtime.presence is not None:
-                await runtime.presence.aclose()
+                await close_step("presence", runtime.presence.aclose)
             if runtime.desk_wire is not None:
-                await runtime.desk_wire.aclose()
-            await runtime.scheduler.aclose()
+                await close_step("desk wire", runtime.desk_wire.aclose)
+            await close_step("scheduler", runtime.scheduler.aclose)
             if runtime.reach is not None:
-                await runtime.reach.aclose()
-            await runtime.fanout.stop()
-            await runtime.relay.aclose()
-            await runtime.limiter.aclose()
-            await runtime.deny_list.aclose()
+                await close_step("reach", runtime.reach.aclose)
+            await close_step("fan-out", runtime.fanout.stop)
+            await close_step("relay", runtime.relay.aclose)
+            await close_step("rate limiter", runtime.limiter.aclose)
+            await close_step("deny list", runtime.deny_list.aclose)
 
     app = Starlette(routes=build_routes(), lifespan=lifespan, exception_handlers=HANDLERS,
                     middleware=middleware(settings))

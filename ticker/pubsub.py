@@ -44,7 +44,8 @@ class ChannelFollower:
         """Start following; wait up to ``wait`` seconds for the first subscription."""
         self._task = asyncio.create_task(self._run(), name=f"ticker-{self._name}")
         with suppress(TimeoutError):
-            await asyncio.wait_for(self.connected.wait(), wait)
+            async with asyncio.timeout(wait):
+                await self.connected.wait()
 
     async def aclose(self) -> None:
         await stop_task(self._task)

@@ -76,7 +76,8 @@ class Scheduler:
                 log.exception("scheduler round failed")
                 delay = self.retry
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+                async with asyncio.timeout(delay):  # not wait_for: it can swallow a cancel (3.11)
+                    await self._wake.wait()
 
     async def round(self) -> int | None:
         """Fire everything due in every feed; the earliest next due time (ms), if any.

@@ -449,12 +449,15 @@ class RedisBroker:
         sessions: list[Session] = []
         limit = self._connect_timeout + self._command_timeout
         try:
-            sessions = await asyncio.wait_for(self._open_sessions(), limit)
+            async with asyncio.timeout(limit):
+                sessions = await self._open_sessions()
             for session in sessions:
-                await asyncio.wait_for(self._subscribe(session), limit)
+                async with asyncio.timeout(limit):
+                    await self._subscribe(session)
             for session in sessions:
                 await self._confirm(session)
-            await asyncio.wait_for(self._check_sessions(sessions), limit)
+            async with asyncio.timeout(limit):
+                await self._check_sessions(sessions)
             self.listener_state = "connected"
             self._failures = 0
             self._subscribed.set()
@@ -524,7 +527,8 @@ class RedisBroker:
                 raise rex.TimeoutError(f"no PONG within {self._pong_timeout}s: half-open pub/sub")
             if pong_by is None and now >= ping_at:
                 token = secrets.token_hex(4).encode()
-                await asyncio.wait_for(pubsub.ping(token), self._command_timeout)
+                async with asyncio.timeout(self._command_timeout):
+                    await pubsub.ping(token)
                 pong_by = now + self._pong_timeout
             wake = pong_by if pong_by is not None else ping_at
             message = await self._next(pubsub, wake - loop.time())
@@ -546,10 +550,14 @@ class RedisBroker:
                 message = cast("dict[str, Any] | None", await pubsub.get_message(timeout=0.0))
 
     async def _next(self, pubsub: PubSub, seconds: float) -> dict[str, Any] | None:
-        """The next pub/sub message within ``seconds``, or None."""
+        """The next pub/sub message within ``seconds``, or None.
+
+        ``asyncio.timeout``, not ``wait_for``: on Python 3.11 ``wait_for`` returns the result
+        instead of raising when the task is cancelled just as the message arrives, so the
+        listener lost ``aclose``'s cancel and shutdown waited for it forever."""
         seconds = max(seconds, 0.001)
-        message = await asyncio.wait_for(pubsub.get_message(timeout=seconds),
-                                         seconds + self._command_timeout)
+        async with asyncio.timeout(seconds + self._command_timeout):
+            message = await pubsub.get_message(timeout=seconds)
         return cast("dict[str, Any] | None", message)
 
     def _handle(self, message: dict[str, Any]) -> None:

@@ -165,7 +165,8 @@ class DeskStream:
                     pinged = loop.time()
                     yield b": ping\n\n"
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), TICK)
+                    async with asyncio.timeout(TICK):  # not wait_for: it can swallow a cancel
+                        await self.wake.wait()
                 self.wake.clear()
         finally:
             runtime.desk.remove(self.feed, self)
