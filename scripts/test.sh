@@ -20,6 +20,7 @@ need_apt chromium chromium
 need_apt java default-jre-headless
 need_apt node nodejs
 need_apt npm npm
+need_apt promtool prometheus  # promtool: checks and unit-tests deploy/prometheus/ticker-rules.yml
 # the tests use the machine's Redis on 6379 (and start private ones for fault tests)
 if ! redis-cli -p 6379 ping >/dev/null 2>&1; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no

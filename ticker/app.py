@@ -61,6 +61,9 @@ def build_runtime(settings: Settings) -> Runtime:
         "resumes_too_large": lambda: hub.resumes_too_large,
         "reconnects": lambda: float(getattr(broker, "reconnects", 0)),
     })
+    metrics.bind_health(  # the embedded broker has no connection to lose
+        broker_up=lambda: getattr(broker, "listener_state", "connected") == "connected",
+        ready=lambda: relay.ready)
     scheduler = Scheduler(broker, [f.id for f in settings.feeds])
     metrics.bind({"scheduled_fired": lambda: scheduler.fired})
     deny_list = open_deny_list(settings.broker_url, settings.redis_prefix)

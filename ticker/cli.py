@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from ticker import auth
 from ticker.brokers.base import BrokerUnavailableError
+from ticker.checks import command as check_command  # light: checks load when run
 from ticker.config import ConfigError, Settings, load_settings
 
 DEFAULT_TTL = "30d"
@@ -39,10 +40,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     which = revoke.add_mutually_exclusive_group(required=True)
     which.add_argument("--token", help="the whole token (checked with TICKER_SECRET)")
     which.add_argument("--jti", help="the token's id (its jti claim)")
+    check_command.add_parser(commands)
     from ticker.reach.webhooks import ping
 
     ping.add_command(commands)
     args = parser.parse_args(argv)
+    if args.command == "check":
+        return check_command.run(args)
     try:
         if args.command == "webhooks":
             return ping.run(args)

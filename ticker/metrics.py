@@ -109,3 +109,13 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    def bind_health(self, broker_up: Callable[[], bool], ready: Callable[[], bool]) -> None:
+        """Liveness of the broker link and readiness as gauges read at scrape time, so alert
+        rules see what ``/readyz`` answers without probing it."""
+        up = Gauge("ticker_broker_up", "1 while the broker's live connection is up",
+                   registry=self.registry)
+        up.set_function(lambda: float(broker_up()))
+        is_ready = Gauge("ticker_ready", "1 while /readyz would answer 200 (broker up, feeds "
+                         "loaded)", registry=self.registry)
+        is_ready.set_function(lambda: float(ready() and broker_up()))

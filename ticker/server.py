@@ -41,6 +41,7 @@ from ticker.transports.websocket import TickerWebSocket
 from ticker.web.problems import MEDIA_TYPE, PROBLEM_BASE
 
 APP_FACTORY = "ticker.app:app_from_env"
+LISTEN_BACKLOG = 4096  # accept queue asked of the kernel (net.core.somaxconn caps it)
 HEAD_SLACK = 4  # the request head may take this many times header_max_bytes before it is cut:
 # below that, headers over header_max_bytes get the app's own 431 (web/middleware.py)
 _REASONS = {408: ("Request Timeout", "request-timeout"),
@@ -156,7 +157,7 @@ def uvicorn_config(settings: Settings, app: Starlette | None, *, workers: int, l
         host=settings.host, port=settings.port, ws=TickerWebSocket, http=TickerHttp,
         loop=_loop(), lifespan="on", log_level=log_level, log_config=log_config(log_level),
         access_log=access_log, timeout_graceful_shutdown=int(settings.drain_seconds),
-        backlog=4096, server_header=False,
+        backlog=LISTEN_BACKLOG, server_header=False,
     )
 
 

@@ -133,15 +133,25 @@ async def test_reconnect_storm_is_served_from_the_ring(
     storm = asyncio.gather(*(
         resume((a if i % 2 == 0 else b).ws_url, cursor, start)
         for i, (_, cursor) in enumerate(opened)))
+    loop = asyncio.get_running_loop()
+    began = loop.time()
     start.set()  # all 3,000 at once
     results = await storm
     after = command_calls(cluster.redis.url)
+    # The nodes' own periodic work (reader-count reports, the revocation check, the push and
+    # webhook readers' leases and safety reads, the scheduler's next-due read) goes on during the
+    # storm; count it over an idle window as long as the storm and allow twice that. A storm that
+    # reached Redis per reader would cost thousands of reads, far beyond either.
+    await asyncio.sleep(loop.time() - began)
+    idle_after = command_calls(cluster.redis.url)
+    background = sum(idle_after.get(c, 0) - after.get(c, 0) for c in READS)
 
     assert all(recovered for recovered, _, _ in results), "a reader was not recovered"
     wrong = [ids for _, ids, _ in results if ids != missed]
     assert not wrong, f"{len(wrong)} readers got other events than the {MISSED} missed: {wrong[0]}"
     reads = {c: after.get(c, 0) - before.get(c, 0) for c in READS}
-    assert sum(reads.values()) < CLIENTS // 100, f"Redis served the storm: {reads}"
+    assert sum(reads.values()) < CLIENTS // 100 + 2 * background, (
+        f"Redis served the storm: {reads} (background over as long a quiet time: {background})")
     retries = sum(attempts - 1 for _, _, attempts in results)
     report("reconnect storm (3,000 readers, 1 of 2 nodes restarted)", len(missed),
            [len(ids) for _, ids, _ in results], 0, 0,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from ticker.config import load_settings
+from ticker.config import Settings, WebhookConfig, load_settings
 from ticker.outbound.client import Outbound
 from ticker.outbound.rules import AddressRules
 from ticker.reach.settings import webhook_name
@@ -28,14 +28,17 @@ def run(args: argparse.Namespace) -> int:
         known = ", ".join(sorted(hooks)) or "none configured ([[webhooks]] in TICKER_CONFIG)"
         raise ValueError(f"no webhook endpoint named {args.name!r} (known: {known})")
 
-    async def ping() -> int:
-        outbound = Outbound(AddressRules(settings.outbound_allow), concurrency=1)
-        try:
-            answer, outcome = await Endpoint(hook, outbound).ping()
-        finally:
-            await outbound.aclose()
-        status = f"HTTP {answer.status}" if answer is not None else "no answer"
-        print(f"{args.name}: {hook.url}: {outcome} ({status})")
-        return 0 if outcome == "delivered" else 1
+    outcome, status = asyncio.run(send_ping(settings, hook))
+    print(f"{args.name}: {hook.url}: {outcome} ({status})")
+    return 0 if outcome == "delivered" else 1
 
-    return asyncio.run(ping())
+
+async def send_ping(settings: Settings, hook: WebhookConfig) -> tuple[str, str]:
+    """One signed ping to ``hook`` (also ``ticker check``'s): its outcome (``delivered``,
+    ``failed``, ``network``, ``refused``) and the HTTP status, or ``no answer``."""
+    outbound = Outbound(AddressRules(settings.outbound_allow), concurrency=1)
+    try:
+        answer, outcome = await Endpoint(hook, outbound).ping()
+    finally:
+        await outbound.aclose()
+    return outcome, f"HTTP {answer.status}" if answer is not None else "no answer"
