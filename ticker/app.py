@@ -60,6 +60,7 @@ def build_runtime(settings: Settings) -> Runtime:
         "writes": lambda: fanout.writes,
         "log_reads": lambda: relay.log_reads,
         "gap_events": lambda: relay.gaps_filled,
+        "resumes_too_large": lambda: hub.resumes_too_large,
         "reconnects": lambda: float(getattr(broker, "reconnects", 0)),
     })
     metrics.bind_health(  # the embedded broker has no connection to lose

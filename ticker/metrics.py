@@ -31,6 +31,9 @@ PLAIN_COUNTERS: dict[str, tuple[str, str]] = {
                "Socket writes to readers (deliveries / writes = frames per write)"),
     "reconnects": ("ticker_broker_reconnects", "Broker live-connection reconnects"),
     "log_reads": ("ticker_log_reads", "Broker log reads for gaps and resumes older than the ring"),
+    "resumes_too_large": ("ticker_resumes_too_large",
+                          "Resumes answered with a snapshot (recovered: false) because the missed "
+                          "events would fill more than half the reader's outbox"),
     "gap_events": ("ticker_gap_events_filled",
                    "Events dispatched from the log after a gap or a reconnect"),
     "scheduled_fired": ("ticker_scheduled_transitions_fired",

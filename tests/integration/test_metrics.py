@@ -11,7 +11,7 @@ from tests.servers import Server, token
 FEEDS = ("en", "ar", "es")
 EVENT_TYPES = ("item", "update", "retract")
 PLAIN_COUNTERS = ("ticker_deliveries", "ticker_socket_writes", "ticker_broker_reconnects",
-                  "ticker_log_reads", "ticker_gap_events_filled")
+                  "ticker_log_reads", "ticker_gap_events_filled", "ticker_resumes_too_large")
 
 
 def scrape(server: Server) -> tuple[dict[str, str], dict[tuple[str, frozenset[tuple[str, str]]],

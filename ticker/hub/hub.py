@@ -19,7 +19,11 @@ Calls go in, frames come out. The hub never touches a socket, a task or a clock:
   events it is answered at once from memory. Older (but maybe still in the log) it registers the
   subscription in *pending* mode, buffering live events, and returns ``NeedLog``; the caller
   reads the log and calls ``finish_recovery``, which sends the log events, then the buffered
-  ones it did not already send, in order. No cursor (or a stale one) gets a snapshot. Each
+  ones it did not already send, in order. No cursor (or a stale one) gets a snapshot, and so
+  does a resume whose missed events would fill more than half the reader's outbox: sent at
+  once they would have it cut as too slow before its first write, and again on every retry
+  with the same cursor (a livelock); ``recovered=true`` is only ever followed by every event
+  after the cursor. Each
   ``NeedLog`` names the subscription it was made for: a read that completes after the feed was
   subscribed again (or unsubscribed) is ignored, so it never completes a newer subscription.
 - New items go to the subscriptions whose filter they pass. A correction or retraction goes to
@@ -32,6 +36,8 @@ Calls go in, frames come out. The hub never touches a socket, a task or a clock:
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
+from itertools import chain
 from typing import NamedTuple
 
 from ticker import codec
@@ -91,6 +97,7 @@ class Hub:
         self.outboxes: set[Outbox] = set()  # every connected reader
         self.ready: list[Outbox] = []  # outboxes with frames to write
         self.cut: list[Outbox] = []  # outboxes that overflowed
+        self.resumes_too_large = 0  # resumes started over: the backlog would not fit (metrics)
 
     # -- feeds ------------------------------------------------------------------------------
 
@@ -174,14 +181,12 @@ class Hub:
         self.subscribers[feed][outbox] = sub
         if since is not None and since.epoch == state.epoch:
             events = state.ring_after(since.seq)
-            if events is not None:
-                self._control(outbox, "subscribed", _subscribed(feed, True))
-                self._send_matching(outbox, sub, events)
-                return None
-            if since.seq < state.seq:
+            if events is None and since.seq < state.seq:
                 sub.pending = []
                 sub.base = state.seq
                 return NeedLog(feed, state.epoch, since.seq, state.seq - since.seq, sub)
+            if events is not None and self._recover(outbox, sub, events):
+                return None
         self._start_over(outbox, sub)
         return None
 
@@ -203,9 +208,10 @@ class Hub:
             self._start_over(outbox, sub)
             return
         last = seqs[-1] if seqs else need.after
-        self._control(outbox, "subscribed", _subscribed(need.feed, True))
-        self._send_matching(outbox, sub, [Prepared(e.seq, e.data) for e in entries])
-        self._send_matching(outbox, sub, [p for p in pending if p.seq > last])
+        missed = chain((Prepared(e.seq, e.data) for e in entries),
+                       (p for p in pending if p.seq > last))
+        if not self._recover(outbox, sub, missed):
+            self._start_over(outbox, sub)
 
     def unsubscribe(self, outbox: Outbox, feed: str) -> bool:
         sub = outbox.subs.pop(feed, None)
@@ -269,10 +275,31 @@ class Hub:
         else:
             self._push(outbox, codec.sse_block(kind, data, cursor))
 
-    def _send_matching(self, outbox: Outbox, sub: Subscription, events: list[Prepared]) -> None:
-        for prepared in events:
+    def _recover(self, outbox: Outbox, sub: Subscription, missed: Iterable[Prepared]) -> bool:
+        """Send ``subscribed(recovered=true)`` and the events of ``missed`` that ``sub`` passes,
+        if they fit the reader's resume budget; else send nothing and answer ``False`` (the
+        caller starts the reader over from a snapshot).
+
+        The budget is half the outbox (less what already waits there): the missed events land
+        in the outbox at once, so a backlog near its limit would have the reader cut (1013)
+        before its first write, and a reader that resumes with the same cursor would be cut
+        again, forever. The other half is room for live events while the backlog is written.
+        """
+        budget = outbox.limit // 2 - outbox.nbytes
+        ws = outbox.fmt == "ws"
+        frames: list[bytes] = []
+        for prepared in missed:
             if prepared.matches(sub.matcher):
-                self._push(outbox, prepared.ws if outbox.fmt == "ws" else prepared.sse)
+                frame = prepared.ws if ws else prepared.sse
+                budget -= len(frame)
+                if budget < 0:
+                    self.resumes_too_large += 1
+                    return False
+                frames.append(frame)
+        self._control(outbox, "subscribed", _subscribed(sub.feed, True))
+        for frame in frames:
+            self._push(outbox, frame)
+        return True
 
     def _start_over(self, outbox: Outbox, sub: Subscription) -> None:
         state = self.feeds[sub.feed]
