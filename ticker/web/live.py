@@ -26,8 +26,9 @@ from ticker.hub.filters import Matcher
 from ticker.model import Event, Item, ItemEvent, RetractEvent, UpdateEvent
 from ticker.runtime import Runtime
 from ticker.web.base_url import base_url
+from ticker.web.conditional import last_modified_of, not_modified
 from ticker.web.live_page import LiveView, render
-from ticker.web.syndication import _gone, _last_modified, _not_modified
+from ticker.web.syndication import gone_entries
 
 CACHE_CONTROL = "no-cache"  # always revalidate: the page is live, and revalidation is cheap
 CSP = (
@@ -67,7 +68,7 @@ async def _event_time(runtime: Runtime, feed: str, entry: Entry) -> str | None:
         return event.item.updated_at
     if isinstance(event, RetractEvent):
         try:
-            gone = await _gone(runtime, feed, [entry], set())
+            gone = await gone_entries(runtime, feed, [entry], set())
         except BrokerUnavailableError:
             return None
         return gone[0].when if gone else None
@@ -133,10 +134,10 @@ async def live_page(request: Request) -> Response:
     headers = {"ETag": rendered.etag, "Cache-Control": base.cache_control(CACHE_CONTROL),
                "Content-Security-Policy": CSP,
                "Referrer-Policy": "strict-origin-when-cross-origin"}
-    last_modified = _last_modified(rendered.updated, time.time())
+    last_modified = last_modified_of(rendered.updated, time.time())
     if last_modified is not None:
         headers["Last-Modified"] = format_datetime(last_modified, usegmt=True)
-    if _not_modified(request, rendered.etag, last_modified):
+    if not_modified(request, rendered.etag, last_modified):
         return Response(status_code=304, headers=headers)
     return HTMLResponse(rendered.body, headers=headers)
 

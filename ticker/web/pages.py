@@ -18,6 +18,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ticker.web.base_url import base_url
+from ticker.web.conditional import not_modified
 from ticker.web.live_page import oembed_link
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -76,11 +77,6 @@ def load_asset(name: str) -> Asset | None:
     return asset
 
 
-def _not_modified(request: Request, etag: str) -> bool:
-    header = request.headers.get("if-none-match", "")
-    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
-
-
 def serve(request: Request, name: str, headers: dict[str, str]) -> Response:
     """Serve a static file with the given extra headers, answering revalidation with 304."""
     asset = load_asset(name)
@@ -91,7 +87,7 @@ def serve(request: Request, name: str, headers: dict[str, str]) -> Response:
 
 def serve_asset(request: Request, asset: Asset, headers: dict[str, str]) -> Response:
     all_headers = {"ETag": asset.etag, "X-Content-Type-Options": "nosniff", **headers}
-    if _not_modified(request, asset.etag):
+    if not_modified(request, asset.etag, None):
         return Response(status_code=304, headers=all_headers)
     return Response(asset.body, media_type=asset.media_type, headers=all_headers)
 

@@ -28,8 +28,7 @@ import re
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -43,6 +42,7 @@ from ticker.config import FeedConfig
 from ticker.model import Event, Item, ItemEvent, RetractEvent, UpdateEvent
 from ticker.runtime import Runtime
 from ticker.web.base_url import base_url
+from ticker.web.conditional import last_modified_of, not_modified
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"  # RFC 6721
@@ -156,12 +156,13 @@ async def _view(request: Request) -> FeedView:
     # One consistent read: the latest items and the last events agree with each other.
     head = await runtime.broker.head(feed.id, count, TOMBSTONE_WINDOW)
     items = [codec.item_decoder.decode(data) for data in reversed(head.items)]
-    gone = await _gone(runtime, feed.id, head.tail, {item.id for item in items})
+    gone = await gone_entries(runtime, feed.id, head.tail, {item.id for item in items})
     updated = max([*(item.updated_at for item in items), *(g.when for g in gone)], default=None)
     return FeedView(feed, items, updated, gone)
 
 
-async def _gone(runtime: Runtime, feed: str, tail: list[Entry], on_air: set[str]) -> list[Gone]:
+async def gone_entries(runtime: Runtime, feed: str, tail: list[Entry],
+                       on_air: set[str]) -> list[Gone]:
     """The items the events in ``tail`` took off the air and that are not back, newest first.
 
     When: a withheld or killed item's ``updated_at`` (stamped by that step; a killed item cannot
@@ -294,47 +295,10 @@ def json_feed_document(view: FeedView, links: Links) -> JsonFeed:
 # --- conditional requests -------------------------------------------------------------------
 
 
-def _parse_rfc3339(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def _last_modified(updated: str | None, now: float) -> datetime | None:
-    """``updated`` to whole seconds, or ``None`` while its second is not yet over."""
-    if updated is None:
-        return None
-    moment = _parse_rfc3339(updated).replace(microsecond=0)
-    if now < moment.timestamp() + 1:
-        return None
-    return moment
-
-
-def _etag_matches(header: str, etag: str) -> bool:
-    """``If-None-Match`` uses the weak comparison (RFC 9110 §13.1.2)."""
-    if header.strip() == "*":
-        return True
-    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
-
-
-def _not_modified(request: Request, etag: str, last_modified: datetime | None) -> bool:
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None:
-        return _etag_matches(if_none_match, etag)
-    if_modified_since = request.headers.get("if-modified-since")
-    if if_modified_since is None or last_modified is None:
-        return False
-    try:
-        since = parsedate_to_datetime(if_modified_since)
-    except (TypeError, ValueError):
-        return False  # an invalid date is ignored (RFC 9110 §13.1.3)
-    if since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    return last_modified <= since
-
-
 def _conditional(request: Request, body: bytes, media_type: str,
                  updated: str | None) -> Response:
     etag = '"' + hashlib.sha256(body).hexdigest()[:40] + '"'
-    last_modified = _last_modified(updated, time.time())
+    last_modified = last_modified_of(updated, time.time())
     headers = {
         "ETag": etag,
         # Shared caches may keep the document only when its links come from the configuration.
@@ -345,6 +309,6 @@ def _conditional(request: Request, body: bytes, media_type: str,
     }
     if last_modified is not None:
         headers["Last-Modified"] = format_datetime(last_modified, usegmt=True)
-    if _not_modified(request, etag, last_modified):
+    if not_modified(request, etag, last_modified):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=media_type, headers=headers)
